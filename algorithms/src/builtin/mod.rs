@@ -8,6 +8,12 @@
 
 use crate::{Cipher, Compression, Kex, Mac, SignatureAlgorithm};
 
+pub mod ciphers;
+pub mod compression;
+pub mod kex;
+pub mod keys;
+pub mod macs;
+
 /// Key-exchange methods offered by default.
 pub static DEFAULT_KEX: &[&dyn Kex] = &[];
 /// Every key-exchange method compiled in.

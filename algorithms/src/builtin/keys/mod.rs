@@ -1,0 +1,1 @@
+//! Built-in signature algorithms, signing keys and key files.

@@ -1,0 +1,3 @@
+//! Built-in MACs.
+
+pub mod umac;
