@@ -20,6 +20,24 @@
 //! assert_eq!(r.string().unwrap(), b"testing");
 //! r.finish().unwrap();
 //! ```
+//!
+//! Whole messages decode through [`Message`], borrowing from the payload:
+//!
+//! ```
+//! use sekura_proto::msg::{ChannelRequest, ChannelRequestKind};
+//! use sekura_proto::{DecodeContext, Encode, Message};
+//!
+//! let exec = ChannelRequest {
+//!     recipient_channel: 0,
+//!     want_reply: true,
+//!     request: ChannelRequestKind::Exec { command: b"uptime" },
+//! };
+//! let payload = exec.to_vec();
+//! match Message::decode(&payload, &DecodeContext::default()).unwrap() {
+//!     Message::ChannelRequest(req) => assert_eq!(req, exec),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -37,6 +55,7 @@ pub mod numbers;
 
 pub use error::DecodeError;
 pub use mpint::Mpint;
+pub use msg::{DecodeContext, Encode, Message};
 pub use name_list::NameList;
 pub use wire::{Reader, Writer};
 

@@ -147,6 +147,7 @@ impl<'a> Mpint<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::{Reader, Writer};
@@ -186,7 +187,14 @@ mod tests {
 
     #[test]
     fn unsigned_writer_matches_owned_encoding() {
-        let cases: &[&[u8]] = &[b"", b"\x00", b"\x00\x00\x80", b"\x7f", b"\xff\x01", b"\x00\x01\x00"];
+        let cases: &[&[u8]] = &[
+            b"",
+            b"\x00",
+            b"\x00\x00\x80",
+            b"\x7f",
+            b"\xff\x01",
+            b"\x00\x01\x00",
+        ];
         for &magnitude in cases {
             let mut direct = Vec::new();
             direct.put_mpint_unsigned(magnitude);
@@ -204,17 +212,36 @@ mod tests {
     fn non_minimal_wire_forms_read_correctly() {
         assert_eq!(Mpint::from_wire(b"\x00\x00\x05").to_i64(), Some(5));
         assert_eq!(Mpint::from_wire(b"\xff\xff\xfe").to_i64(), Some(-2));
-        assert_eq!(Mpint::from_wire(b"\x00\x00\x05").as_unsigned(), Some(&b"\x05"[..]));
+        assert_eq!(
+            Mpint::from_wire(b"\x00\x00\x05").as_unsigned(),
+            Some(&b"\x05"[..])
+        );
         assert_eq!(Mpint::from_wire(b"\xff").as_unsigned(), None);
     }
 
     #[test]
     fn extremes_of_i64() {
-        for v in [i64::MIN, i64::MIN + 1, -1, 1, i64::MAX, 127, 128, -128, -129] {
+        for v in [
+            i64::MIN,
+            i64::MIN + 1,
+            -1,
+            1,
+            i64::MAX,
+            127,
+            128,
+            -128,
+            -129,
+        ] {
             assert_eq!(Mpint::from_i64(v).to_i64(), Some(v), "{v}");
         }
-        assert_eq!(Mpint::from_wire(b"\x00\x80\x00\x00\x00\x00\x00\x00\x00").to_i64(), None);
-        assert_eq!(Mpint::from_wire(b"\x01\x00\x00\x00\x00\x00\x00\x00\x00").to_i64(), None);
+        assert_eq!(
+            Mpint::from_wire(b"\x00\x80\x00\x00\x00\x00\x00\x00\x00").to_i64(),
+            None
+        );
+        assert_eq!(
+            Mpint::from_wire(b"\x01\x00\x00\x00\x00\x00\x00\x00\x00").to_i64(),
+            None
+        );
     }
 
     proptest::proptest! {

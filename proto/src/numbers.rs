@@ -87,6 +87,13 @@ pub const fn is_kex_method_specific(n: u8) -> bool {
     n >= 30 && n <= 49
 }
 
+/// Whether `n` is in the range a user authentication method gives its own
+/// meaning (60-79, RFC 4250 §4.1.2).
+#[must_use]
+pub const fn is_userauth_method_specific(n: u8) -> bool {
+    n >= 60 && n <= 79
+}
+
 /// Reason codes of SSH_MSG_DISCONNECT (RFC 4250 §4.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -219,6 +226,7 @@ impl ChannelOpenFailureReason {
 pub const EXTENDED_DATA_STDERR: u32 = 1;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -229,6 +237,9 @@ mod tests {
             assert_eq!(ChannelOpenFailureReason::from_code(code).code(), code);
         }
         assert_eq!(DisconnectReason::MacError.code(), 5);
-        assert_eq!(DisconnectReason::from_code(14), DisconnectReason::NoMoreAuthMethodsAvailable);
+        assert_eq!(
+            DisconnectReason::from_code(14),
+            DisconnectReason::NoMoreAuthMethodsAvailable
+        );
     }
 }

@@ -192,7 +192,10 @@ pub trait Writer {
     /// set. Allocates nothing (the exchange hash writes the shared secret
     /// this way).
     fn put_mpint_unsigned(&mut self, magnitude: &[u8]) {
-        let start = magnitude.iter().position(|&b| b != 0).unwrap_or(magnitude.len());
+        let start = magnitude
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(magnitude.len());
         let digits = magnitude.get(start..).unwrap_or_default();
         let needs_pad = digits.first().is_some_and(|&b| b & 0x80 != 0);
         let len = digits.len() + usize::from(needs_pad);
@@ -218,6 +221,7 @@ impl<W: Writer + ?Sized> Writer for &mut W {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use alloc::vec;
