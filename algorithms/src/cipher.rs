@@ -167,7 +167,7 @@ fn keyed_mac(
 }
 
 /// A non-AEAD cipher core plus an optional MAC.
-struct StreamPacket<S> {
+pub(crate) struct StreamPacket<S> {
     stream: S,
     block_len: usize,
     mac: Option<Box<dyn MacInstance>>,
@@ -175,6 +175,20 @@ struct StreamPacket<S> {
 }
 
 impl<S> StreamPacket<S> {
+    pub(crate) fn new(
+        stream: S,
+        block_len: usize,
+        mac: Option<Box<dyn MacInstance>>,
+        etm: bool,
+    ) -> Self {
+        StreamPacket {
+            stream,
+            block_len,
+            mac,
+            etm,
+        }
+    }
+
     fn tag_len(&self) -> usize {
         self.mac.as_ref().map_or(0, |m| m.tag_len())
     }

@@ -5,7 +5,7 @@
 //! unencrypted start of every connection and are in no registry: they can
 //! never be negotiated unless a user adds them on purpose.
 
-use crate::cipher::{CipherStream, stream_opener, stream_sealer};
+use crate::cipher::{CipherStream, StreamPacket, stream_opener, stream_sealer};
 use crate::{
     Algorithm, AlgorithmError, Cipher, Compression, Compressor, Decompressor, DirectionKeys, Mac,
     MacInstance, PacketOpener, PacketSealer,
@@ -58,6 +58,19 @@ impl Cipher for NoneCipher {
     ) -> Result<Box<dyn PacketOpener>, AlgorithmError> {
         stream_opener(Identity, 8, mac, keys)
     }
+}
+
+/// The plaintext packet protection every connection starts with (the
+/// `none` cipher and MAC), built without any way to fail.
+#[must_use]
+pub fn plaintext_sealer() -> Box<dyn PacketSealer> {
+    Box::new(StreamPacket::new(Identity, 8, None, false))
+}
+
+/// The opening twin of [`plaintext_sealer`].
+#[must_use]
+pub fn plaintext_opener() -> Box<dyn PacketOpener> {
+    Box::new(StreamPacket::new(Identity, 8, None, false))
 }
 
 /// The `none` MAC: no tag at all.

@@ -70,6 +70,43 @@ pub fn decode_signature<'a>(
     Ok(blob)
 }
 
+/// The SHA-256 fingerprint of a public key blob as OpenSSH prints it:
+/// `SHA256:` followed by unpadded standard base64 of the digest.
+#[must_use]
+pub fn fingerprint_sha256(public_key: &[u8]) -> alloc::string::String {
+    use crate::HashFunction;
+    let digest = crate::hash::SHA256.digest(&[public_key]);
+    let mut out = alloc::string::String::from("SHA256:");
+    base64_unpadded(&digest, &mut out);
+    out
+}
+
+/// Standard base64 (RFC 4648 §4) without padding, appended to `out`.
+fn base64_unpadded(data: &[u8], out: &mut alloc::string::String) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sextet = |v: u32, shift: u32| {
+        // The index is masked to 0..64, so `get` always succeeds.
+        char::from(
+            ALPHABET
+                .get(((v >> shift) & 63) as usize)
+                .copied()
+                .unwrap_or(b'A'),
+        )
+    };
+    for chunk in data.chunks(3) {
+        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let v = (b(0) << 16) | (b(1) << 8) | b(2);
+        out.push(sextet(v, 18));
+        out.push(sextet(v, 12));
+        if chunk.len() > 1 {
+            out.push(sextet(v, 6));
+        }
+        if chunk.len() > 2 {
+            out.push(sextet(v, 0));
+        }
+    }
+}
+
 /// Reads the key type name at the start of a public key blob.
 pub fn key_type_of(public_key: &[u8]) -> Result<&str, AlgorithmError> {
     Reader::new(public_key)
@@ -81,6 +118,26 @@ pub fn key_type_of(public_key: &[u8]) -> Result<&str, AlgorithmError> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        // RFC 4648 §10 test vectors, without the padding.
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            let mut out = alloc::string::String::new();
+            base64_unpadded(input.as_bytes(), &mut out);
+            assert_eq!(out, expected);
+        }
+        assert!(fingerprint_sha256(b"x").starts_with("SHA256:"));
+        assert_eq!(fingerprint_sha256(b"x").len(), 7 + 43);
+    }
 
     #[test]
     fn signature_envelope() {

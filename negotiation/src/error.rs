@@ -13,6 +13,17 @@ pub enum Direction {
     ServerToClient,
 }
 
+impl Direction {
+    /// The other direction.
+    #[must_use]
+    pub const fn reverse(self) -> Self {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+}
+
 impl fmt::Display for Direction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

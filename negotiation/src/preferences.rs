@@ -118,7 +118,8 @@ impl<T: ?Sized + Algorithm + 'static> CategoryPreferences<T> {
     /// let mut prefs = Preferences::default();
     /// prefs.compression_c2s.apply("^n?ne")?;
     /// assert_eq!(prefs.compression_c2s.enabled().first().unwrap().name(), "none");
-    /// // "none" is the only one enabled: removing it would leave nothing.
+    /// // Keep only "none": removing it too would leave nothing, an error.
+    /// prefs.compression_c2s.apply("none")?;
     /// assert!(prefs.compression_c2s.apply("-none").is_err());
     /// # Ok::<(), sekura_negotiation::PreferenceError>(())
     /// ```

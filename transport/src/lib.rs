@@ -1,9 +1,11 @@
 //! sekura's SSH connection, sans I/O.
 //!
-//! This crate grows into the transport, authentication and connection
-//! protocols of both roles, driven by whatever owns the socket. What is here
-//! now are its lowest layers: the version exchange ([`version`]) and the
-//! binary packet protocol ([`packet`]).
+//! A [`Connection`] speaks the SSH transport protocol (RFC 4253) in the
+//! client or the server role without touching a socket, a thread or a
+//! clock: the driver feeds it bytes and the time, and takes bytes to send
+//! and events back (see [`Connection`] for the order of calls). Beneath it
+//! are the version exchange ([`version`]) and the binary packet protocol
+//! ([`packet`]); authentication and channels build on it.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -11,5 +13,14 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod config;
+mod connection;
+mod error;
+mod event;
 pub mod packet;
 pub mod version;
+
+pub use config::Config;
+pub use connection::Connection;
+pub use error::Error;
+pub use event::{Event, HostKey};

@@ -76,6 +76,15 @@ pub struct PacketSender {
 #[must_use = "a started packet must be finished"]
 pub struct PacketStart(usize);
 
+impl PacketStart {
+    /// Where the packet starts in the output buffer (truncating the buffer
+    /// there abandons it).
+    #[must_use]
+    pub fn offset(self) -> usize {
+        self.0
+    }
+}
+
 impl PacketSender {
     /// Starts sending with `sealer` (the `none` cipher at first).
     #[must_use]

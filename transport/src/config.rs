@@ -1,0 +1,113 @@
+//! What a connection is configured with.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::time::Duration;
+use sekura_algorithms::SigningKey;
+use sekura_negotiation::Preferences;
+
+/// The settings of a connection. Shared (in an [`Arc`]) by every connection
+/// a server accepts, so it costs each connection nothing.
+///
+/// ```
+/// use sekura_transport::Config;
+/// use core::time::Duration;
+///
+/// let mut config = Config::default();
+/// config.preferences.set_compression("none")?;
+/// config.rekey_interval = Some(Duration::from_secs(600));
+/// # Ok::<(), sekura_negotiation::PreferenceError>(())
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The algorithms offered, in order.
+    pub preferences: Preferences,
+    /// The software version of our identification line (no spaces or
+    /// minus signs: they become underscores).
+    pub software: String,
+    /// The optional comment after it.
+    pub comments: Option<String>,
+    /// Server role: the host keys, one per key type; the key exchange signs
+    /// with the one matching the negotiated host key algorithm.
+    pub host_keys: Vec<Arc<dyn SigningKey>>,
+    /// Rekey after this many bytes in either direction (RFC 4253 §9: 1 GiB).
+    /// A cipher with a lower safe limit (RFC 4344) lowers it further.
+    pub rekey_bytes: u64,
+    /// Rekey after this many packets in either direction (2^31, well
+    /// before sequence numbers could repeat under one key).
+    pub rekey_packets: u64,
+    /// Rekey after this much time (RFC 4253 §9: one hour).
+    pub rekey_interval: Option<Duration>,
+    /// How long the version exchange and the first key exchange may take
+    /// before the connection is dropped.
+    pub handshake_timeout: Option<Duration>,
+    /// Server role: the services a client may request
+    /// (`ssh-userauth` by default).
+    pub services: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            preferences: Preferences::default(),
+            software: alloc::format!("sekura_{}", env!("CARGO_PKG_VERSION")),
+            comments: None,
+            host_keys: Vec::new(),
+            rekey_bytes: 1 << 30,
+            rekey_packets: 1 << 31,
+            rekey_interval: Some(Duration::from_secs(3600)),
+            handshake_timeout: Some(Duration::from_secs(120)),
+            services: alloc::vec![String::from("ssh-userauth")],
+        }
+    }
+}
+
+impl Config {
+    /// A server configuration with these host keys and the defaults
+    /// otherwise.
+    #[must_use]
+    pub fn server(host_keys: Vec<Arc<dyn SigningKey>>) -> Self {
+        Config {
+            host_keys,
+            ..Config::default()
+        }
+    }
+
+    /// The host key that signs with `algorithm`, if any.
+    #[must_use]
+    pub fn host_key_for(&self, algorithm: &str) -> Option<&Arc<dyn SigningKey>> {
+        self.host_keys
+            .iter()
+            .find(|k| k.signature_algorithms().contains(&algorithm))
+    }
+
+    /// Every signature algorithm our host keys can sign with.
+    #[must_use]
+    pub fn host_key_algorithms(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for key in &self.host_keys {
+            for name in key.signature_algorithms() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+}
+
+impl core::fmt::Debug for Config {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Config")
+            .field("preferences", &self.preferences)
+            .field("software", &self.software)
+            .field("host_keys", &self.host_key_algorithms())
+            .field("rekey_bytes", &self.rekey_bytes)
+            .field("rekey_packets", &self.rekey_packets)
+            .field("rekey_interval", &self.rekey_interval)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
