@@ -94,6 +94,19 @@ pub const fn is_userauth_method_specific(n: u8) -> bool {
     n >= 60 && n <= 79
 }
 
+/// Whether `n` belongs to the user authentication protocol (50-79,
+/// RFC 4250 §4.1.2).
+#[must_use]
+pub const fn is_userauth(n: u8) -> bool {
+    n >= 50 && n <= 79
+}
+
+/// Whether `n` belongs to the connection protocol (80-127).
+#[must_use]
+pub const fn is_connection(n: u8) -> bool {
+    n >= 80 && n <= 127
+}
+
 /// Reason codes of SSH_MSG_DISCONNECT (RFC 4250 §4.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

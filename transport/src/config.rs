@@ -46,6 +46,20 @@ pub struct Config {
     /// Server role: the services a client may request
     /// (`ssh-userauth` by default).
     pub services: Vec<String>,
+    /// Server role: failed authentication attempts allowed before the
+    /// connection is dropped (OpenSSH's MaxAuthTries: 6).
+    pub auth_max_attempts: u32,
+    /// Server role: how long a client may take to authenticate (OpenSSH's
+    /// LoginGraceTime: 120 s).
+    pub login_grace_time: Option<Duration>,
+    /// Server role: how long a failed attempt waits before its answer, so
+    /// guessing is slow and timing reveals nothing.
+    pub auth_failure_delay: Duration,
+    /// Server role: a banner shown before authentication (RFC 4252 §5.4).
+    pub auth_banner: Option<String>,
+    /// Client role: whether an RSA key may sign with SHA-1 (`ssh-rsa`) when
+    /// the server does not announce rsa-sha2-256/512 in `server-sig-algs`.
+    pub allow_ssh_rsa_sha1: bool,
 }
 
 impl Default for Config {
@@ -60,6 +74,11 @@ impl Default for Config {
             rekey_interval: Some(Duration::from_secs(3600)),
             handshake_timeout: Some(Duration::from_secs(120)),
             services: alloc::vec![String::from("ssh-userauth")],
+            auth_max_attempts: 6,
+            login_grace_time: Some(Duration::from_secs(120)),
+            auth_failure_delay: Duration::from_millis(250),
+            auth_banner: None,
+            allow_ssh_rsa_sha1: false,
         }
     }
 }

@@ -54,7 +54,7 @@ use sekura_proto::numbers::{self, DisconnectReason};
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(crate) enum State {
     /// Version exchange and the first key exchange.
     Handshake,
     /// Keys in use; services may run.
@@ -64,7 +64,7 @@ enum State {
 }
 
 /// A key exchange in progress (the first one, or a rekey).
-struct KexRun {
+pub(crate) struct KexRun {
     /// Our KEXINIT payload, as sent (it goes into the exchange hash).
     ours: Vec<u8>,
     /// The peer's KEXINIT payload, once received.
@@ -108,60 +108,62 @@ impl KexRun {
 /// See the [module documentation](self) for the order in which a driver
 /// calls its methods.
 pub struct Connection {
-    config: Arc<Config>,
-    role: Role,
-    rng: Box<dyn CryptoRng + Send>,
-    state: State,
+    pub(crate) config: Arc<Config>,
+    pub(crate) role: Role,
+    pub(crate) rng: Box<dyn CryptoRng + Send>,
+    pub(crate) state: State,
     /// The error that closed the connection, returned to later calls.
-    error: Option<Error>,
+    pub(crate) error: Option<Error>,
 
-    tx: Vec<u8>,
-    version_reader: Option<VersionReader>,
-    our_version: Vec<u8>,
-    peer_version: Vec<u8>,
-    sender: PacketSender,
-    receiver: Option<PacketReceiver>,
+    pub(crate) tx: Vec<u8>,
+    pub(crate) version_reader: Option<VersionReader>,
+    pub(crate) our_version: Vec<u8>,
+    pub(crate) peer_version: Vec<u8>,
+    pub(crate) sender: PacketSender,
+    pub(crate) receiver: Option<PacketReceiver>,
     /// An opener to install once the message that announced it (NEWKEYS) is
     /// handled.
-    next_opener: Option<Box<dyn PacketOpener>>,
+    pub(crate) next_opener: Option<Box<dyn PacketOpener>>,
     /// Compression of our payloads, once on (RFC 4253 §6.2).
-    compressor: Option<ActiveCompression<Box<dyn Compressor>>>,
+    pub(crate) compressor: Option<ActiveCompression<Box<dyn Compressor>>>,
     /// Decompression of the peer's payloads, once on.
-    decompressor: Option<ActiveCompression<Box<dyn Decompressor>>>,
+    pub(crate) decompressor: Option<ActiveCompression<Box<dyn Decompressor>>>,
     /// A decompressor to switch on with the next opener.
-    next_decompressor: Option<Option<ActiveCompression<Box<dyn Decompressor>>>>,
+    pub(crate) next_decompressor: Option<Option<ActiveCompression<Box<dyn Decompressor>>>>,
     /// Delayed compression (`zlib@openssh.com`) waiting for user
     /// authentication: (ours, the peer's).
-    delayed_compression: (
+    pub(crate) delayed_compression: (
         Option<&'static dyn Compression>,
         Option<&'static dyn Compression>,
     ),
     /// Reused buffers for compressed payloads.
-    tx_scratch: Vec<u8>,
-    rx_scratch: Vec<u8>,
+    pub(crate) tx_scratch: Vec<u8>,
+    pub(crate) rx_scratch: Vec<u8>,
 
-    kex: Option<KexRun>,
-    kex_count: u32,
-    negotiated: Option<Negotiated>,
-    session_id: Option<Vec<u8>>,
+    pub(crate) kex: Option<KexRun>,
+    pub(crate) kex_count: u32,
+    pub(crate) negotiated: Option<Negotiated>,
+    pub(crate) session_id: Option<Vec<u8>>,
     /// Client: the server's host key from the first exchange; a rekey must
     /// present the same.
-    server_host_key: Option<Vec<u8>>,
-    strict_kex: bool,
+    pub(crate) server_host_key: Option<Vec<u8>>,
+    pub(crate) strict_kex: bool,
     /// Whether the peer's first NEWKEYS has arrived (strict kex polices
     /// everything before it).
-    peer_keys_on: bool,
+    pub(crate) peer_keys_on: bool,
     /// Rekey limits of the current keys: (bytes, packets).
-    tx_limits: (u64, u64),
-    rx_limits: (u64, u64),
+    pub(crate) tx_limits: (u64, u64),
+    pub(crate) rx_limits: (u64, u64),
     /// Payloads held back while a key exchange runs, sent after our NEWKEYS.
-    queued: VecDeque<Vec<u8>>,
-    events: VecDeque<Event>,
-    server_sig_algs: Option<Vec<String>>,
+    pub(crate) queued: VecDeque<Vec<u8>>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) server_sig_algs: Option<Vec<String>>,
+    /// User authentication (RFC 4252), either role.
+    pub(crate) auth: crate::auth::AuthState,
 
-    now: Duration,
-    handshake_deadline: Option<Duration>,
-    last_kex_at: Duration,
+    pub(crate) now: Duration,
+    pub(crate) handshake_deadline: Option<Duration>,
+    pub(crate) last_kex_at: Duration,
 }
 
 impl Connection {
@@ -219,6 +221,7 @@ impl Connection {
             queued: VecDeque::new(),
             events: VecDeque::new(),
             server_sig_algs: None,
+            auth: crate::auth::AuthState::new(role),
             now,
             handshake_deadline,
             last_kex_at: now,
@@ -274,7 +277,7 @@ impl Connection {
         {
             return Err(self.fail(Error::Timeout("version and key exchange")));
         }
-        if let Err(e) = self.maybe_rekey() {
+        if let Err(e) = self.maybe_rekey().and_then(|()| self.auth_handle_timeout()) {
             return Err(self.fail(e));
         }
         Ok(())
@@ -307,13 +310,14 @@ impl Connection {
     /// next, if at all.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Duration> {
-        match self.state {
+        let transport = match self.state {
             State::Handshake => self.handshake_deadline,
             State::Open if self.kex.is_none() => {
                 self.config.rekey_interval.map(|i| self.last_kex_at + i)
             }
             _ => None,
-        }
+        };
+        earliest(transport, self.auth_poll_timeout())
     }
 
     // ----- commands -----
@@ -440,7 +444,7 @@ impl Connection {
     }
 
     /// The direction our packets travel.
-    fn our_direction(&self) -> Direction {
+    pub(crate) fn our_direction(&self) -> Direction {
         match self.role {
             Role::Client => Direction::ClientToServer,
             Role::Server => Direction::ServerToClient,
@@ -449,7 +453,7 @@ impl Connection {
 
     // ----- internals: closing -----
 
-    fn check_open(&self) -> Result<(), Error> {
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
         match (&self.state, &self.error) {
             (State::Closed, Some(e)) => Err(e.clone()),
             (State::Closed, None) => Err(Error::Closed("connection closed".into())),
@@ -460,7 +464,7 @@ impl Connection {
     /// Ends the connection because of `error`: sends the DISCONNECT it
     /// calls for and reports it. Returns the error for the caller to pass
     /// on.
-    fn fail(&mut self, error: Error) -> Error {
+    pub(crate) fn fail(&mut self, error: Error) -> Error {
         if self.state != State::Closed {
             tracing::warn!(%error, "connection failed");
             if let Some(reason) = error.disconnect_reason() {
@@ -508,7 +512,7 @@ impl Connection {
 
     /// Sends a message at once, in the current keys: transport messages,
     /// which are allowed during a key exchange.
-    fn send_now<M: Encode>(&mut self, msg: &M) {
+    pub(crate) fn send_now<M: Encode>(&mut self, msg: &M) {
         if self.compressor.is_some() {
             let mut scratch = core::mem::take(&mut self.tx_scratch);
             scratch.clear();
@@ -525,7 +529,7 @@ impl Connection {
     }
 
     /// Sends a raw payload at once.
-    fn send_payload_now(&mut self, payload: &[u8]) {
+    pub(crate) fn send_payload_now(&mut self, payload: &[u8]) {
         let start = self.sender.start(&mut self.tx);
         match &mut self.compressor {
             Some(active) => {
@@ -545,7 +549,7 @@ impl Connection {
     /// Sends a message that a key exchange in progress must not interleave
     /// with (RFC 4253 §7.1: after our KEXINIT, only transport messages until
     /// our NEWKEYS): held back until the exchange has switched keys.
-    fn send_after_kex<M: Encode>(&mut self, msg: &M) {
+    pub(crate) fn send_after_kex<M: Encode>(&mut self, msg: &M) {
         let blocked = self.kex.as_ref().is_some_and(|run| !run.sent_newkeys)
             || self.state == State::Handshake
             || !self.queued.is_empty();
@@ -650,6 +654,7 @@ impl Connection {
                 self.events.push_back(Event::ServiceAccepted {
                     name: msg.name.to_string(),
                 });
+                self.auth_service_accepted(msg.name)?;
             }
             numbers::EXT_INFO => self.on_ext_info(payload)?,
             numbers::KEXINIT => self.on_kexinit(sequence, payload)?,
@@ -662,6 +667,7 @@ impl Connection {
                     self.send_after_kex(&RequestFailure);
                 }
             }
+            n if numbers::is_userauth(n) => self.on_auth_message(sequence, payload)?,
             _ => self.send_after_kex(&Unimplemented { sequence }),
         }
         Ok(())
@@ -718,6 +724,7 @@ impl Connection {
         }
         let name = msg.name.to_string();
         self.send_after_kex(&ServiceAccept { name: &name });
+        self.auth_service_started(&name);
         self.events.push_back(Event::ServiceStarted { name });
         Ok(())
     }
@@ -1097,8 +1104,16 @@ impl Connection {
     }
 }
 
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// A compression stream in use, with the method it belongs to.
-struct ActiveCompression<S> {
+pub(crate) struct ActiveCompression<S> {
     method: &'static dyn Compression,
     state: S,
 }

@@ -40,6 +40,8 @@ pub enum Event {
         /// The message.
         message: String,
     },
+    /// User authentication (see [`AuthEvent`](crate::auth::AuthEvent)).
+    Auth(crate::auth::AuthEvent),
     /// The connection is over: the peer disconnected, or an error ended it
     /// (then a DISCONNECT with `reason` was sent).
     Disconnected {
