@@ -57,6 +57,13 @@ pub struct Config {
     pub auth_failure_delay: Duration,
     /// Server role: a banner shown before authentication (RFC 4252 §5.4).
     pub auth_banner: Option<String>,
+    /// The window each channel grants the peer (OpenSSH: 2 MiB): the most
+    /// received data a channel buffers before its reader catches up.
+    pub channel_window: u32,
+    /// The largest data packet a channel accepts (OpenSSH: 32 KiB).
+    pub channel_max_packet: u32,
+    /// The most channels open at once on one connection.
+    pub max_channels: usize,
     /// Client role: whether an RSA key may sign with SHA-1 (`ssh-rsa`) when
     /// the server does not announce rsa-sha2-256/512 in `server-sig-algs`.
     pub allow_ssh_rsa_sha1: bool,
@@ -78,6 +85,9 @@ impl Default for Config {
             login_grace_time: Some(Duration::from_secs(120)),
             auth_failure_delay: Duration::from_millis(250),
             auth_banner: None,
+            channel_window: 2 * 1024 * 1024,
+            channel_max_packet: 32 * 1024,
+            max_channels: 256,
             allow_ssh_rsa_sha1: false,
         }
     }

@@ -47,8 +47,8 @@ use sekura_algorithms::{
 use sekura_negotiation::{Direction, Negotiated, negotiate};
 use sekura_proto::NameList;
 use sekura_proto::msg::{
-    Debug as DebugMsg, Disconnect, Encode, ExtInfo, Extension, GlobalRequest, Ignore, KexInit,
-    NewKeys, RequestFailure, ServiceAccept, ServiceRequest, Unimplemented,
+    Debug as DebugMsg, Disconnect, Encode, ExtInfo, Extension, Ignore, KexInit, NewKeys,
+    ServiceAccept, ServiceRequest, Unimplemented,
 };
 use sekura_proto::numbers::{self, DisconnectReason};
 
@@ -160,6 +160,8 @@ pub struct Connection {
     pub(crate) server_sig_algs: Option<Vec<String>>,
     /// User authentication (RFC 4252), either role.
     pub(crate) auth: crate::auth::AuthState,
+    /// Channels and global requests (RFC 4254).
+    pub(crate) channels: crate::channel::ChannelTable,
 
     pub(crate) now: Duration,
     pub(crate) handshake_deadline: Option<Duration>,
@@ -222,6 +224,7 @@ impl Connection {
             events: VecDeque::new(),
             server_sig_algs: None,
             auth: crate::auth::AuthState::new(role),
+            channels: crate::channel::ChannelTable::default(),
             now,
             handshake_deadline,
             last_kex_at: now,
@@ -660,13 +663,7 @@ impl Connection {
             numbers::KEXINIT => self.on_kexinit(sequence, payload)?,
             numbers::NEWKEYS => self.on_newkeys(payload)?,
             n if numbers::is_kex_method_specific(n) => self.on_kex_message(payload)?,
-            numbers::GLOBAL_REQUEST => {
-                // No global request is supported yet: refuse politely, as
-                // RFC 4254 §4 asks, so keepalives get their answer.
-                if GlobalRequest::decode(payload)?.want_reply {
-                    self.send_after_kex(&RequestFailure);
-                }
-            }
+            n if numbers::is_connection(n) => self.on_connection_message(payload)?,
             n if numbers::is_userauth(n) => self.on_auth_message(sequence, payload)?,
             _ => self.send_after_kex(&Unimplemented { sequence }),
         }

@@ -46,6 +46,10 @@ pub enum Error {
     /// Compressed data was corrupt or too large.
     #[error("compression: {0}")]
     Compression(AlgorithmError),
+    /// A channel command was not possible (unknown or closed channel, not
+    /// authenticated yet, channel limit). Does not end the connection.
+    #[error("channel: {0}")]
+    Channel(String),
     /// The peer said nothing within the configured time.
     #[error("timed out: {0}")]
     Timeout(&'static str),
@@ -81,7 +85,7 @@ impl Error {
             Error::ServiceNotAvailable(_) => DisconnectReason::ServiceNotAvailable,
             Error::Compression(_) => DisconnectReason::CompressionError,
             Error::Timeout(_) => DisconnectReason::ConnectionLost,
-            Error::Closed(_) => DisconnectReason::ByApplication,
+            Error::Closed(_) | Error::Channel(_) => DisconnectReason::ByApplication,
             Error::PeerDisconnected { .. } => return None,
         })
     }

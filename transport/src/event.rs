@@ -42,6 +42,9 @@ pub enum Event {
     },
     /// User authentication (see [`AuthEvent`](crate::auth::AuthEvent)).
     Auth(crate::auth::AuthEvent),
+    /// Channels and global requests (see
+    /// [`ChannelEvent`](crate::channel::ChannelEvent)).
+    Channel(crate::channel::ChannelEvent),
     /// The connection is over: the peer disconnected, or an error ended it
     /// (then a DISCONNECT with `reason` was sent).
     Disconnected {

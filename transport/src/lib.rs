@@ -14,6 +14,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod auth;
+pub mod channel;
 mod config;
 mod connection;
 mod error;
@@ -21,6 +22,7 @@ mod event;
 pub mod packet;
 pub mod version;
 
+pub use channel::{ChannelEvent, ChannelId};
 pub use config::Config;
 pub use connection::Connection;
 pub use error::Error;

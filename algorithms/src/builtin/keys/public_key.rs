@@ -9,7 +9,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 use digest::Digest;
-use ssh_key::encoding::base64::{Base64, Base64Unpadded, Encoding};
+use ssh_key::encoding::base64::{Base64, Encoding};
 
 /// The kind of a public key, with what tells keys of one type apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -188,6 +188,18 @@ impl PublicKey {
         PublicKey::from_openssh(line)
     }
 
+    /// Reads a `.pub` file (see [`PublicKey::from_pub_file`]).
+    #[cfg(feature = "std")]
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, KeyError> {
+        let path = path.as_ref();
+        let contents = std::fs::read_to_string(path).map_err(|e| KeyError::Io {
+            path: path.display().to_string(),
+            kind: e.kind(),
+            message: e.to_string(),
+        })?;
+        PublicKey::from_pub_file(&contents)
+    }
+
     /// Reads one `authorized_keys` line, with or without an options prefix
     /// such as `command="uptime",no-pty`.
     pub fn from_authorized_keys_line(line: &str) -> Result<AuthorizedKey, KeyError> {
@@ -233,8 +245,7 @@ impl PublicKey {
     /// `SHA256:` and the unpadded base64 of the blob's digest.
     #[must_use]
     pub fn fingerprint_sha256(&self) -> String {
-        let digest = sha2::Sha256::digest(&self.blob);
-        format!("SHA256:{}", Base64Unpadded::encode_string(&digest))
+        crate::sig::fingerprint_sha256(&self.blob)
     }
 
     /// The MD5 fingerprint as `ssh-keygen -l -E md5` prints it:
