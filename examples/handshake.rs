@@ -54,9 +54,13 @@ fn drive(
         match socket.read(&mut buf) {
             Ok(0) => return Err(format!("[{who}] peer hung up").into()),
             Ok(n) => {
-                conn.handle_input(&buf[..n])?;
+                conn.handle_input(buf.get(..n).unwrap_or_default())?;
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(e.into()),
         }
         if !conn.is_closed() {
@@ -87,7 +91,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         let conn = Connection::server(Arc::new(server_config), Box::new(os_rng()), Duration::ZERO);
         drive(conn, socket, "server", |_, event| match event {
             Event::ServiceStarted { name } => println!("[server] service started: {name}"),
-            Event::Disconnected { description, .. } => println!("[server] disconnected: {description}"),
+            Event::Disconnected { description, .. } => {
+                println!("[server] disconnected: {description}")
+            }
             _ => {}
         })
         .map_err(|e| e.to_string())
@@ -98,7 +104,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     drive(conn, socket, "client", |conn, event| match event {
         Event::HostKey(key) => {
             // A real client compares this with known_hosts.
-            println!("[client] server offers {} key {}", key.algorithm, key.fingerprint());
+            println!(
+                "[client] server offers {} key {}",
+                key.algorithm,
+                key.fingerprint()
+            );
             if let Err(e) = conn.accept_host_key() {
                 eprintln!("[client] {e}");
             }

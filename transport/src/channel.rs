@@ -172,6 +172,9 @@ enum Stage {
     Offered,
     /// Both sides have numbers for it.
     Open,
+    /// Both sides closed it; it lingers only until its received data is
+    /// read, then its number is free.
+    Closed,
 }
 
 /// One channel's state.
@@ -206,8 +209,11 @@ pub(crate) struct Channel {
 pub(crate) struct ChannelTable {
     slots: Vec<Option<Channel>>,
     live: usize,
-    /// Our global requests that wait for a reply.
-    global_replies_expected: u32,
+    /// Our global requests that wait for a reply, oldest first: `true` for
+    /// our own keepalives, whose replies the application never sees.
+    global_replies_expected: VecDeque<bool>,
+    /// Keepalives sent since the peer was last heard from.
+    pub(crate) keepalives_outstanding: u32,
     /// The peer's global requests that wait for our reply.
     global_replies_owed: u32,
     /// Server: the client promised to open no more sessions
@@ -432,6 +438,9 @@ impl Connection {
     /// Reads received data (stdout for a session) into `buf`; returns how
     /// many bytes. 0 means nothing is waiting: see
     /// [`channel_eof_received`](Self::channel_eof_received) for the end.
+    /// Data that arrived before the peer closed the channel stays readable
+    /// after [`ChannelEvent::Closed`]; the channel's number is reused only
+    /// once it has all been read.
     pub fn channel_read(&mut self, channel: ChannelId, buf: &mut [u8]) -> Result<usize, Error> {
         self.read_channel(channel, buf, false)
     }
@@ -452,8 +461,10 @@ impl Connection {
         stderr: bool,
     ) -> Result<usize, Error> {
         let threshold = self.config.channel_window / 2;
+        // A channel that is gone (closed by both sides, everything read)
+        // reads like a socket at its end: 0 bytes.
         let Some(ch) = self.channels.get_mut(channel.0) else {
-            return Err(unknown(channel));
+            return Ok(0);
         };
         let queue = if stderr {
             &mut ch.stderr
@@ -463,6 +474,12 @@ impl Connection {
         let n = buf.len().min(queue.len());
         for (dst, src) in buf.iter_mut().zip(queue.drain(..n)) {
             *dst = src;
+        }
+        if ch.stage == Stage::Closed {
+            if ch.stdout.is_empty() && ch.stderr.is_empty() {
+                self.channels.free(channel.0);
+            }
+            return Ok(n);
         }
         ch.consumed = ch.consumed.saturating_add(n as u32);
         // Reopen the window once half of it was read (as OpenSSH does), so
@@ -632,7 +649,7 @@ impl Connection {
     ) -> Result<(), Error> {
         self.check_connection_ready()?;
         if want_reply {
-            self.channels.global_replies_expected += 1;
+            self.channels.global_replies_expected.push_back(false);
         }
         self.send_after_kex(&GlobalRequest {
             want_reply,
@@ -658,6 +675,16 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends a keepalive whose reply only proves the peer is alive.
+    pub(crate) fn send_keepalive(&mut self) {
+        self.channels.global_replies_expected.push_back(true);
+        self.channels.keepalives_outstanding += 1;
+        self.send_after_kex(&GlobalRequest {
+            want_reply: true,
+            request: GlobalRequestKind::KeepAlive,
+        });
+    }
+
     // ----- internals -----
 
     /// Channels and global requests need a completed authentication.
@@ -669,8 +696,15 @@ impl Connection {
         Ok(())
     }
 
+    /// Both sides have closed the channel: its number is free once the
+    /// application has read what arrived before the close.
     fn finish_channel(&mut self, id: u32) {
-        self.channels.free(id);
+        if let Some(ch) = self.channels.get_mut(id) {
+            ch.stage = Stage::Closed;
+            if ch.stdout.is_empty() && ch.stderr.is_empty() {
+                self.channels.free(id);
+            }
+        }
         self.events.push_back(Event::Channel(ChannelEvent::Closed {
             channel: ChannelId(id),
         }));
@@ -701,10 +735,12 @@ impl Connection {
         match number {
             numbers::GLOBAL_REQUEST => self.on_global_request(payload),
             numbers::REQUEST_SUCCESS | numbers::REQUEST_FAILURE => {
-                if self.channels.global_replies_expected == 0 {
+                let Some(keepalive) = self.channels.global_replies_expected.pop_front() else {
                     return Err(Error::protocol("global request reply without a request"));
+                };
+                if keepalive {
+                    return Ok(());
                 }
-                self.channels.global_replies_expected -= 1;
                 let (success, data) = if number == numbers::REQUEST_SUCCESS {
                     (true, RequestSuccess::decode(payload)?.data.to_vec())
                 } else {
@@ -889,15 +925,15 @@ impl Connection {
             )));
         }
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        if len > max_packet {
+            return Err(Error::protocol(alloc::format!(
+                "channel {id}: a data packet of {len} bytes, the maximum is {max_packet}"
+            )));
+        }
         if len > ch.recv_window {
             return Err(Error::protocol(alloc::format!(
                 "channel {id}: {len} bytes of data, the window allows {}",
                 ch.recv_window
-            )));
-        }
-        if len > max_packet {
-            return Err(Error::protocol(alloc::format!(
-                "channel {id}: a data packet of {len} bytes, the maximum is {max_packet}"
             )));
         }
         ch.recv_window -= len;

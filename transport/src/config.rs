@@ -57,6 +57,13 @@ pub struct Config {
     pub auth_failure_delay: Duration,
     /// Server role: a banner shown before authentication (RFC 4252 §5.4).
     pub auth_banner: Option<String>,
+    /// Send a keepalive (`keepalive@openssh.com`, answered by any SSH
+    /// implementation) after this long without hearing from the peer, as
+    /// OpenSSH's ServerAliveInterval/ClientAliveInterval do. Off by default.
+    pub keepalive_interval: Option<Duration>,
+    /// Unanswered keepalives after which the peer is considered gone
+    /// (OpenSSH's ServerAliveCountMax: 3).
+    pub keepalive_max: u32,
     /// The window each channel grants the peer (OpenSSH: 2 MiB): the most
     /// received data a channel buffers before its reader catches up.
     pub channel_window: u32,
@@ -85,6 +92,8 @@ impl Default for Config {
             login_grace_time: Some(Duration::from_secs(120)),
             auth_failure_delay: Duration::from_millis(250),
             auth_banner: None,
+            keepalive_interval: None,
+            keepalive_max: 3,
             channel_window: 2 * 1024 * 1024,
             channel_max_packet: 32 * 1024,
             max_channels: 256,

@@ -51,6 +51,7 @@ use sekura_proto::msg::{
     ServiceAccept, ServiceRequest, Unimplemented,
 };
 use sekura_proto::numbers::{self, DisconnectReason};
+use zeroize::Zeroizing;
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,8 +106,9 @@ impl KexRun {
 
 /// An SSH connection in the client or server role, sans I/O.
 ///
-/// See the [module documentation](self) for the order in which a driver
-/// calls its methods.
+/// A driver calls its methods in this order: `handle_*` to feed it bytes
+/// and time, `poll_*` to take bytes to send, events and the next deadline,
+/// and commands at any time (see the crate documentation).
 pub struct Connection {
     pub(crate) config: Arc<Config>,
     pub(crate) role: Role,
@@ -136,6 +138,8 @@ pub struct Connection {
         Option<&'static dyn Compression>,
         Option<&'static dyn Compression>,
     ),
+    /// Delayed compression starts once the queued payloads are out.
+    pub(crate) compression_after_queue: bool,
     /// Reused buffers for compressed payloads.
     pub(crate) tx_scratch: Vec<u8>,
     pub(crate) rx_scratch: Vec<u8>,
@@ -155,7 +159,7 @@ pub struct Connection {
     pub(crate) tx_limits: (u64, u64),
     pub(crate) rx_limits: (u64, u64),
     /// Payloads held back while a key exchange runs, sent after our NEWKEYS.
-    pub(crate) queued: VecDeque<Vec<u8>>,
+    pub(crate) queued: VecDeque<Zeroizing<Vec<u8>>>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) server_sig_algs: Option<Vec<String>>,
     /// User authentication (RFC 4252), either role.
@@ -164,6 +168,8 @@ pub struct Connection {
     pub(crate) channels: crate::channel::ChannelTable,
 
     pub(crate) now: Duration,
+    /// When a packet last arrived (for keepalives).
+    pub(crate) last_heard: Duration,
     pub(crate) handshake_deadline: Option<Duration>,
     pub(crate) last_kex_at: Duration,
 }
@@ -209,6 +215,7 @@ impl Connection {
             decompressor: None,
             next_decompressor: None,
             delayed_compression: (None, None),
+            compression_after_queue: false,
             tx_scratch: Vec::new(),
             rx_scratch: Vec::new(),
             kex: None,
@@ -223,9 +230,10 @@ impl Connection {
             queued: VecDeque::new(),
             events: VecDeque::new(),
             server_sig_algs: None,
-            auth: crate::auth::AuthState::new(role),
+            auth: crate::auth::AuthState::new(role, now),
             channels: crate::channel::ChannelTable::default(),
             now,
+            last_heard: now,
             handshake_deadline,
             last_kex_at: now,
         };
@@ -280,9 +288,39 @@ impl Connection {
         {
             return Err(self.fail(Error::Timeout("version and key exchange")));
         }
-        if let Err(e) = self.maybe_rekey().and_then(|()| self.auth_handle_timeout()) {
+        let result = self
+            .maybe_rekey()
+            .and_then(|()| self.auth_handle_timeout())
+            .and_then(|()| self.keepalive());
+        if let Err(e) = result {
             return Err(self.fail(e));
         }
+        Ok(())
+    }
+
+    /// When the next keepalive is due, if keepalives are on.
+    fn keepalive_deadline(&self) -> Option<Duration> {
+        let interval = self.config.keepalive_interval?;
+        if self.state != State::Open || !self.is_authenticated() {
+            return None;
+        }
+        let waited = interval * (self.channels.keepalives_outstanding + 1);
+        Some(self.last_heard + waited)
+    }
+
+    /// Sends a keepalive when the peer has been quiet for an interval, and
+    /// gives up on it after `keepalive_max` unanswered ones.
+    fn keepalive(&mut self) -> Result<(), Error> {
+        let Some(deadline) = self.keepalive_deadline() else {
+            return Ok(());
+        };
+        if self.now < deadline {
+            return Ok(());
+        }
+        if self.channels.keepalives_outstanding >= self.config.keepalive_max {
+            return Err(Error::Timeout("no answer to keepalives"));
+        }
+        self.send_keepalive();
         Ok(())
     }
 
@@ -320,7 +358,10 @@ impl Connection {
             }
             _ => None,
         };
-        earliest(transport, self.auth_poll_timeout())
+        earliest(
+            earliest(transport, self.auth_poll_timeout()),
+            self.keepalive_deadline(),
+        )
     }
 
     // ----- commands -----
@@ -382,6 +423,16 @@ impl Connection {
     /// it on the server after sending USERAUTH_SUCCESS and on the client
     /// after receiving it.
     pub fn start_delayed_compression(&mut self) {
+        // The message that announced success may still wait behind a key
+        // exchange: it must go out uncompressed, so compression starts
+        // when the queue drains.
+        if !self.queued.is_empty() {
+            self.compression_after_queue = true;
+            if let Some(method) = self.delayed_compression.1.take() {
+                self.decompressor = switch_compression(None, method, |c| c.new_decompressor());
+            }
+            return;
+        }
         if let Some(method) = self.delayed_compression.0.take() {
             self.compressor = switch_compression(None, method, |c| c.new_compressor());
         }
@@ -557,7 +608,8 @@ impl Connection {
             || self.state == State::Handshake
             || !self.queued.is_empty();
         if blocked {
-            self.queued.push_back(msg.to_vec());
+            // Queued payloads may hold passwords: wiped once sent.
+            self.queued.push_back(Zeroizing::new(msg.to_vec()));
         } else {
             self.send_now(msg);
         }
@@ -566,6 +618,9 @@ impl Connection {
     fn flush_queued(&mut self) {
         while let Some(payload) = self.queued.pop_front() {
             self.send_payload_now(&payload);
+        }
+        if core::mem::take(&mut self.compression_after_queue) {
+            self.start_delayed_compression();
         }
     }
 
@@ -580,7 +635,11 @@ impl Connection {
                 break Ok(());
             }
             let packet = match receiver.next_packet() {
-                Ok(Some(packet)) => packet,
+                Ok(Some(packet)) => {
+                    self.last_heard = self.now;
+                    self.channels.keepalives_outstanding = 0;
+                    packet
+                }
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(Error::from(e)),
             };

@@ -46,6 +46,9 @@ pub enum Error {
     /// Compressed data was corrupt or too large.
     #[error("compression: {0}")]
     Compression(AlgorithmError),
+    /// The client ran out of authentication attempts (server role).
+    #[error("authentication failed: {0}")]
+    AuthFailed(String),
     /// A channel command was not possible (unknown or closed channel, not
     /// authenticated yet, channel limit). Does not end the connection.
     #[error("channel: {0}")]
@@ -82,6 +85,7 @@ impl Error {
             Error::Packet(_) => DisconnectReason::ProtocolError,
             Error::Negotiation(_) | Error::KeyExchange(_) => DisconnectReason::KeyExchangeFailed,
             Error::HostKeyRejected(_) => DisconnectReason::HostKeyNotVerifiable,
+            Error::AuthFailed(_) => DisconnectReason::NoMoreAuthMethodsAvailable,
             Error::ServiceNotAvailable(_) => DisconnectReason::ServiceNotAvailable,
             Error::Compression(_) => DisconnectReason::CompressionError,
             Error::Timeout(_) => DisconnectReason::ConnectionLost,

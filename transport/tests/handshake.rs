@@ -171,7 +171,10 @@ fn rekeys_on_the_byte_limit() {
 
 #[test]
 fn rekeys_on_time() {
-    let mut pair = Pair::default_pair();
+    // An hour without authenticating: the login grace time must not end it.
+    let mut server = Config::default();
+    server.login_grace_time = None;
+    let mut pair = Pair::new(Config::default(), server);
     pair.run();
     pair.advance(Duration::from_secs(3599));
     pair.run();

@@ -195,3 +195,121 @@ pub fn config_with(kex: &str, host_key: &str, cipher: &str, mac: &str) -> Config
     config.preferences.set_macs(mac).unwrap();
     config
 }
+
+// ----- authentication helpers (transport/tests/auth.rs) -----
+
+impl Pair {
+    /// Like [`Pair::run`], but every event is first handed, with its
+    /// connection, to `on_client` or `on_server`, which may answer it with
+    /// commands; then it is stored as `run` stores it.
+    pub fn run_with(
+        &mut self,
+        mut on_client: impl FnMut(&mut Connection, &Event),
+        mut on_server: impl FnMut(&mut Connection, &Event),
+    ) {
+        loop {
+            let mut progressed = false;
+            let mut buf = Vec::new();
+            if self.client.poll_transmit(&mut buf) {
+                progressed = true;
+                if let Some(tap) = &mut self.tap {
+                    tap(Direction::ToServer, &mut buf);
+                }
+                self.moved.0 += buf.len();
+                if let Err(e) = self.server.handle_input(&buf) {
+                    self.server_error.get_or_insert(e);
+                }
+            }
+            let mut buf = Vec::new();
+            if self.server.poll_transmit(&mut buf) {
+                progressed = true;
+                if let Some(tap) = &mut self.tap {
+                    tap(Direction::ToClient, &mut buf);
+                }
+                self.moved.1 += buf.len();
+                if let Err(e) = self.client.handle_input(&buf) {
+                    self.client_error.get_or_insert(e);
+                }
+            }
+            while let Some(event) = self.client.poll_event() {
+                progressed = true;
+                if matches!(event, Event::HostKey(_)) && self.accept_host_keys {
+                    self.client.accept_host_key().unwrap();
+                }
+                on_client(&mut self.client, &event);
+                self.client_events.push(event);
+            }
+            while let Some(event) = self.server.poll_event() {
+                progressed = true;
+                on_server(&mut self.server, &event);
+                self.server_events.push(event);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+}
+
+/// A configuration whose packets travel in the clear after the key
+/// exchange (cipher and MAC `none`), so a tap can read and rewrite them.
+pub fn plaintext_config() -> Config {
+    use sekura_algorithms::none::{NONE_CIPHER, NONE_MAC};
+    let mut config = Config::default();
+    config.preferences.register_cipher(&NONE_CIPHER).unwrap();
+    config.preferences.set_ciphers("none").unwrap();
+    config.preferences.register_mac(&NONE_MAC).unwrap();
+    config.preferences.set_macs("none").unwrap();
+    config.preferences.set_compression("none").unwrap();
+    config
+}
+
+/// Frames a payload as a packet of a plaintext connection (block size 8,
+/// at least 4 bytes of padding, no MAC).
+pub fn plain_packet(payload: &[u8]) -> Vec<u8> {
+    let mut padding = 8 - (5 + payload.len()) % 8;
+    if padding < 4 {
+        padding += 8;
+    }
+    let length = 1 + payload.len() + padding;
+    let mut packet = Vec::with_capacity(4 + length);
+    packet.extend_from_slice(&(length as u32).to_be_bytes());
+    packet.push(padding as u8);
+    packet.extend_from_slice(payload);
+    packet.resize(4 + length, 0);
+    packet
+}
+
+/// A tap for pairs made of [`plaintext_config`]s: hands every packet's
+/// payload to `rewrite`, which returns the payloads to send in its place
+/// (none: the packet is dropped). Identification lines pass untouched.
+pub fn rewriting_tap(mut rewrite: impl FnMut(Direction, Vec<u8>) -> Vec<Vec<u8>> + 'static) -> Tap {
+    let mut version_seen = [false, false];
+    Box::new(move |direction, bytes| {
+        let side = match direction {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        };
+        let mut rest: &[u8] = bytes;
+        let mut out = Vec::with_capacity(rest.len());
+        if !version_seen[side] {
+            let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+                return;
+            };
+            out.extend_from_slice(&rest[..end + 2]);
+            rest = &rest[end + 2..];
+            version_seen[side] = true;
+        }
+        while rest.len() >= 5 {
+            let length = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            let padding = usize::from(rest[4]);
+            let payload = rest[5..4 + length - padding].to_vec();
+            rest = &rest[4 + length..];
+            for replacement in rewrite(direction, payload) {
+                out.extend_from_slice(&plain_packet(&replacement));
+            }
+        }
+        out.extend_from_slice(rest);
+        *bytes = out;
+    })
+}
