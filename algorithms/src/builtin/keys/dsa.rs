@@ -83,6 +83,10 @@ pub(super) fn parse_public(blob: &[u8]) -> Result<::dsa::VerifyingKey, Algorithm
             "ssh-dss key must have a 1024-bit p and a 160-bit q, found {p_bits} and {q_bits} bits"
         )));
     }
+    // g and y are below p; anything longer is refused before it is copied.
+    if bit_length(g) > P_BITS || bit_length(y) > P_BITS {
+        return Err(sig_error("ssh-dss key has g or y longer than p"));
+    }
     let components = ::dsa::Components::from_components(
         BoxedUint::from_be_slice_vartime(p),
         BoxedUint::from_be_slice_vartime(q),

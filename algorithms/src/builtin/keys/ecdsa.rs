@@ -283,8 +283,8 @@ impl EcdsaPrivate {
         }
     }
 
-    /// A key from its scalar, big-endian (shorter inputs are left-padded
-    /// by the curve crates).
+    /// A key from its big-endian scalar: field-length, or down to 24 bytes
+    /// (left-padded with zeros), non-zero and below the group order.
     pub(super) fn from_scalar(curve: EcdsaCurve, scalar: &[u8]) -> Option<Self> {
         Some(match curve {
             EcdsaCurve::NistP256 => {

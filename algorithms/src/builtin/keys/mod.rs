@@ -55,8 +55,8 @@ pub use self::public_key::{AuthorizedKey, KeyKind, PublicKey, parse_authorized_k
 pub use self::rsa::{RSA_SHA2_256, RSA_SHA2_512, Rsa, RsaHash, SSH_RSA};
 
 /// Signature algorithms offered by default, in OpenSSH's `HostKeyAlgorithms`
-/// order (`KEX_DEFAULT_PK_ALG` in OpenSSH's `myproposal.h`, unchanged since
-/// 9.5) without the certificate and `sk-` types.
+/// order (`KEX_DEFAULT_PK_ALG` in OpenSSH's `myproposal.h`, as of 9.6)
+/// without the certificate and `sk-` types.
 pub static DEFAULT: &[&dyn SignatureAlgorithm] = &[
     &SSH_ED25519,
     &ECDSA_SHA2_NISTP256,
@@ -126,12 +126,16 @@ fn positive_mpint<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a [u8]
     }
 }
 
-/// The number of significant bits of a big-endian magnitude without leading
-/// zeros.
+/// The number of significant bits of a big-endian magnitude (leading zero
+/// bytes allowed).
 fn bit_length(magnitude: &[u8]) -> usize {
-    match magnitude.first() {
-        None => 0,
-        Some(&top) => (magnitude.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+    let start = magnitude
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(magnitude.len());
+    match magnitude.get(start..).unwrap_or_default() {
+        [] => 0,
+        digits @ [top, ..] => (digits.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
     }
 }
 

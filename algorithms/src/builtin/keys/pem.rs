@@ -48,13 +48,27 @@ impl Pem<'_> {
 
 const FORMAT: &str = "PEM file";
 
-/// Parses the first PEM document of `text`. Text before the `BEGIN` line
-/// (OpenSSL's "Bag Attributes", comments) is ignored, as OpenSSL does.
+/// The label of a `-----BEGIN <label>-----` line.
+fn begin_label(line: &str) -> Option<&str> {
+    line.trim()
+        .strip_prefix("-----BEGIN ")?
+        .strip_suffix("-----")
+}
+
+/// Parses the PEM document of `text` that holds a private key: the first
+/// whose label ends in `PRIVATE KEY`, else the first of all. Text around it
+/// (OpenSSL's "Bag Attributes", the `EC PARAMETERS` block `openssl ecparam
+/// -genkey` writes first) is skipped, as OpenSSL does.
 pub(super) fn parse(text: &str) -> Result<Pem<'_>, KeyError> {
-    let mut lines = text.lines().map(str::trim);
+    let start = text
+        .lines()
+        .position(|l| begin_label(l).is_some_and(|label| label.ends_with("PRIVATE KEY")))
+        .or_else(|| text.lines().position(|l| begin_label(l).is_some()))
+        .ok_or_else(|| KeyError::malformed(FORMAT, "expected a -----BEGIN line, found none"))?;
+    let mut lines = text.lines().skip(start).map(str::trim);
     let label = lines
-        .by_ref()
-        .find_map(|l| l.strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
+        .next()
+        .and_then(begin_label)
         .ok_or_else(|| KeyError::malformed(FORMAT, "expected a -----BEGIN line, found none"))?;
     let end = format!("-----END {label}-----");
 
@@ -331,6 +345,11 @@ mod tests {
             pem.dek_info,
             Some("AES-128-CBC,00112233445566778899AABBCCDDEEFF")
         );
+        assert_eq!(pem.body.as_slice(), &[0, 1, 2]);
+        let two = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n\
+                   -----BEGIN EC PRIVATE KEY-----\nAAEC\n-----END EC PRIVATE KEY-----\n";
+        let pem = parse(two).unwrap();
+        assert_eq!(pem.label, "EC PRIVATE KEY");
         assert_eq!(pem.body.as_slice(), &[0, 1, 2]);
         assert!(parse("-----BEGIN X-----\nAAEC\n").is_err());
         assert!(parse("-----BEGIN X-----\n%%%%\n-----END X-----\n").is_err());

@@ -41,6 +41,9 @@ enum Inner {
 /// and writes OpenSSH's format. The secret is zeroized when the key is
 /// dropped.
 ///
+/// The example's RNG is a stand-in; real code passes a CSPRNG such as
+/// `getrandom::SysRng`.
+///
 /// ```
 /// use sekura_algorithms::builtin::keys::{PrivateKey, SSH_ED25519};
 /// use sekura_algorithms::{SignatureAlgorithm, SigningKey};
@@ -58,7 +61,7 @@ enum Inner {
 /// #     }
 /// # }
 /// # impl rand_core::TryCryptoRng for Rng {}
-/// # let mut rng = Rng(7); // use a real CSPRNG, such as getrandom's SysRng
+/// # let mut rng = Rng(7);
 /// let key = PrivateKey::generate_ed25519(&mut rng);
 /// let signature = key.sign("ssh-ed25519", b"data", &mut rng).unwrap();
 /// SSH_ED25519
@@ -118,7 +121,8 @@ impl PrivateKey {
         )
     }
 
-    /// The ECDSA key on `curve` with this private scalar (big-endian).
+    /// The ECDSA key on `curve` with this private scalar: big-endian,
+    /// field-length (32, 48 or 66 bytes) or shorter down to 24 bytes.
     pub fn from_ecdsa_scalar(curve: EcdsaCurve, scalar: &[u8]) -> Result<Self, KeyError> {
         let key = EcdsaPrivate::from_scalar(curve, scalar).ok_or_else(|| {
             KeyError::malformed(
@@ -189,6 +193,16 @@ impl PrivateKey {
             Self::from_openssh(text, passphrase)
         } else if text.contains("-----BEGIN ") {
             Self::from_pem(text, passphrase)
+        } else if text.trim_start().starts_with("PuTTY-User-Key-File-") {
+            Err(KeyError::unsupported(
+                "key file format",
+                "PuTTY .ppk (convert it with `puttygen key.ppk -O private-openssh`)",
+            ))
+        } else if text.contains("---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----") {
+            Err(KeyError::unsupported(
+                "key file format",
+                "SSH.com private key (convert it with `ssh-keygen -i`)",
+            ))
         } else {
             Err(KeyError::malformed(
                 "private key file",
@@ -391,6 +405,13 @@ fn rsa_bits(key: &::rsa::PublicKey) -> usize {
     key.n().as_ref().bit_width_vartime() as usize
 }
 
+/// An RSA key, checked once more on its parsed modulus (the checks before
+/// parsing only spare the work of parsing a hopeless key).
+fn rsa_inner(key: ::rsa::PrivateKey) -> Result<Inner, KeyError> {
+    check_rsa_bits(rsa_bits(key.as_public_key()))?;
+    Ok(Inner::Rsa(Box::new(key)))
+}
+
 /// Refuses RSA sizes outside what sekura accepts.
 fn check_rsa_bits(bits: usize) -> Result<(), KeyError> {
     if bits < RSA_MIN_BITS {
@@ -424,10 +445,13 @@ fn from_keypair(data: &KeypairData) -> Result<Inner, KeyError> {
             Inner::Ecdsa(key)
         }
         KeypairData::Rsa(kp) => {
-            check_rsa_bits(kp.key_size() as usize)?;
+            // Not kp.key_size(): that counts bytes, so a 1020-bit modulus
+            // would pass as 1024.
+            let n = kp.public().n().as_positive_bytes().unwrap_or_default();
+            check_rsa_bits(super::bit_length(n))?;
             let key = ::rsa::PrivateKey::try_from(kp)
                 .map_err(|e| KeyError::malformed(OPENSSH, format!("invalid RSA key: {e}")))?;
-            Inner::Rsa(Box::new(key))
+            rsa_inner(key)?
         }
         KeypairData::Dsa(kp) => {
             let key = ::dsa::SigningKey::try_from(kp).map_err(|_| {
@@ -504,7 +528,7 @@ fn from_der(label: &str, der: &[u8]) -> Result<Inner, KeyError> {
             check_rsa_bits(super::bit_length(parsed.modulus.as_bytes()))?;
             let key = ::rsa::PrivateKey::from_pkcs1_der(der)
                 .map_err(|e| KeyError::malformed(PKCS1, e.to_string()))?;
-            Ok(Inner::Rsa(Box::new(key)))
+            rsa_inner(key)
         }
         "EC PRIVATE KEY" => sec1_key(der),
         "DSA PRIVATE KEY" => dsa_traditional(der),
@@ -577,7 +601,7 @@ fn pkcs8_key(der: &[u8]) -> Result<Inner, KeyError> {
             .map_err(|e| bad(&e))?;
         check_rsa_bits(super::bit_length(parsed.modulus.as_bytes()))?;
         let key = ::rsa::PrivateKey::from_pkcs8_der(der).map_err(|e| bad(&e))?;
-        Ok(Inner::Rsa(Box::new(key)))
+        rsa_inner(key)
     } else if oid == OID_EC_PUBLIC_KEY {
         let curve = info.algorithm.parameters_oid().map_err(|e| bad(&e))?;
         let key = match curve.to_string().as_str() {

@@ -170,6 +170,13 @@ pub(super) fn modulus_bits(blob: &[u8]) -> Result<usize, AlgorithmError> {
 /// any arithmetic.
 pub(super) fn parse_public(blob: &[u8]) -> Result<rsa::PublicKey, AlgorithmError> {
     let (e, n) = read_public(blob)?;
+    // The rsa crate refuses e >= 2^33; refuse a long one before copying it.
+    if e.len() > 8 {
+        return Err(sig_error(format!(
+            "RSA public exponent is {} bytes, expected at most 8",
+            e.len()
+        )));
+    }
     let bits = bit_length(n);
     if bits < RSA_MIN_BITS {
         return Err(sig_error(format!(

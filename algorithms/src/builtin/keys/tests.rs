@@ -459,8 +459,9 @@ fn rsa_hostile_key_blobs() {
     let mut huge = vec![0x80; 2049];
     huge[2048] = 1;
     assert!(verify(&rsa_blob(&e, &huge)).is_err());
-    // Even exponent, exponent 1.
+    // Even exponent, exponent 1, a 9-byte exponent.
     assert!(verify(&rsa_blob(&[4], &n)).is_err());
+    assert!(verify(&rsa_blob(&[1, 0, 0, 0, 0, 0, 0, 0, 1], &n)).is_err());
     assert!(verify(&rsa_blob(&[1], &n)).is_err());
     // Negative e (the wire form with its top bit set, no sign byte).
     let mut negative = Vec::new();
@@ -523,7 +524,26 @@ fn dsa_verifies_openssl_signature_and_round_trips() {
             )
             .is_err()
     );
-    // r = 0 and s = q are out of range.
+    // A g longer than p is refused before any arithmetic.
+    let long_g = {
+        let mut r = Reader::new(&blob);
+        r.string().unwrap();
+        let p = r.mpint().unwrap().as_unsigned().unwrap().to_vec();
+        let q = r.mpint().unwrap().as_unsigned().unwrap().to_vec();
+        let mut b = Vec::new();
+        b.put_str("ssh-dss");
+        b.put_mpint_unsigned(&p);
+        b.put_mpint_unsigned(&q);
+        b.put_mpint_unsigned(&[1; 200]);
+        b.put_mpint_unsigned(&[1; 100]);
+        b
+    };
+    assert!(
+        SSH_DSS
+            .verify(&long_g, DSA_MESSAGE.as_bytes(), &sig)
+            .is_err()
+    );
+    // r = 0 is out of range.
     let mut zero_r = hex(DSA_SIGNATURE);
     zero_r[..20].fill(0);
     assert!(
@@ -614,6 +634,9 @@ fn rsa_pem_pkcs8_and_legacy_encryption_load_the_same_key() {
     ] {
         let key = PrivateKey::decode(text.as_bytes(), passphrase).unwrap();
         assert_eq!(key.public_key(), expected);
+        let crlf = text.replace('\n', "\r\n");
+        let key = PrivateKey::decode(crlf.as_bytes(), passphrase).unwrap();
+        assert_eq!(key.public_key(), expected);
         assert_eq!(key.kind(), KeyKind::Rsa { bits: 2048 });
     }
     for text in [fixture!("rsa2048-aes128.pem"), fixture!("rsa2048-des3.pem")] {
@@ -667,6 +690,17 @@ fn ec_sec1_pkcs8_and_aes256_pem_load() {
         PrivateKey::from_pem(fixture!("ec-p384-aes256.pem"), Some(b"wrong")).unwrap_err(),
         KeyError::WrongPassphrase
     );
+    // `openssl ecparam -genkey` without -noout writes the curve first.
+    let with_params = alloc::format!(
+        "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{}",
+        fixture!("ec-p256.pem")
+    );
+    assert_eq!(
+        PrivateKey::decode(with_params.as_bytes(), None)
+            .unwrap()
+            .public_key(),
+        PublicKey::from_pub_file(fixture!("ec-p256.pub")).unwrap()
+    );
 }
 
 #[test]
@@ -692,6 +726,14 @@ fn openssh_encrypted_ed25519_fixture() {
     assert_eq!(
         key.fingerprint_sha256(),
         "SHA256:jjEyT2E9+fn4OgBEaKeJRo0GGxodkJuiGPY4m9y4ElM"
+    );
+    // Windows line endings, as an editor might save the file.
+    let crlf = text.replace('\n', "\r\n");
+    assert_eq!(
+        PrivateKey::decode(crlf.as_bytes(), PASS)
+            .unwrap()
+            .public_key(),
+        expected
     );
     assert_eq!(
         PrivateKey::from_openssh(text, None).unwrap_err(),
@@ -767,6 +809,41 @@ fn rsa_generation_once_and_size_limits() {
             .verify(&key.public_key_blob(), b"m", &sig)
             .unwrap();
     }
+}
+
+#[test]
+fn rsa_keys_below_1024_bits_are_refused_in_every_format() {
+    // A 1020-bit modulus fills 128 bytes: a byte count would call it 1024.
+    let too_small = KeyError::TooSmall {
+        bits: 1020,
+        minimum: 1024,
+    };
+    let pem = fixture!("rsa1020.pem");
+    assert_eq!(PrivateKey::from_pem(pem, None).unwrap_err(), too_small);
+    // The same key in OpenSSH's format, written by ssh-key.
+    let der = pem::parse(pem).unwrap().body;
+    let key = {
+        use ::rsa::pkcs1::DecodeRsaPrivateKey;
+        ::rsa::PrivateKey::from_pkcs1_der(&der).unwrap()
+    };
+    let keypair = ssh_key::private::RsaKeypair::try_from(&key).unwrap();
+    let openssh = ssh_key::PrivateKey::new(keypair.into(), "small")
+        .unwrap()
+        .to_openssh(ssh_key::LineEnding::LF)
+        .unwrap();
+    assert_eq!(
+        PrivateKey::from_openssh(&openssh, None).unwrap_err(),
+        too_small
+    );
+    // And its public half.
+    let blob = {
+        use ::rsa::traits::PublicKeyParts;
+        rsa_blob(
+            &key.e().to_be_bytes_trimmed_vartime(),
+            &key.n().to_be_bytes_trimmed_vartime(),
+        )
+    };
+    assert_eq!(PublicKey::from_blob(&blob).unwrap_err(), too_small);
 }
 
 #[test]
@@ -881,13 +958,16 @@ fn not_a_key_file() {
         ),
         Err(KeyError::Unsupported { .. })
     ));
-    assert!(matches!(
-        PrivateKey::decode(
-            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
-            PASS
-        ),
-        Err(KeyError::Unsupported { .. })
-    ));
+    for other_format in [
+        &b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"[..],
+        b"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+        b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nAAAA\n---- END SSH2 ENCRYPTED PRIVATE KEY ----\n",
+    ] {
+        assert!(matches!(
+            PrivateKey::decode(other_format, PASS),
+            Err(KeyError::Unsupported { .. })
+        ));
+    }
 }
 
 proptest::proptest! {
@@ -918,16 +998,17 @@ proptest::proptest! {
             let sig = key.sign(alg, b"m", &mut TestRng(14)).unwrap();
             let blob = key.public_key_blob();
             let verifier = DEFAULT.iter().find(|a| a.name() == alg).unwrap();
-            for (mut b, mut s) in [(blob.clone(), sig.clone()), (blob.clone(), sig.clone())] {
-                if let Some(x) = b.get_mut(index % blob.len()) { *x = value; }
-                if let Some(x) = s.get_mut(index % sig.len()) { *x ^= value | 1; }
-                let _ = verifier.verify(&b, b"m", &sig);
-                proptest::prop_assert!(verifier.verify(&blob, b"m", &s).is_err());
-                b.truncate(cut);
-                s.truncate(cut);
-                let _ = verifier.verify(&b, b"m", &s);
-                let _ = PublicKey::from_blob(&b);
-            }
+            let (mut b, mut s) = (blob.clone(), sig.clone());
+            if let Some(x) = b.get_mut(index % blob.len()) { *x = value; }
+            if let Some(x) = s.get_mut(index % sig.len()) { *x ^= value | 1; }
+            // A changed key may by chance still be the same key; a changed
+            // signature never verifies.
+            let _ = verifier.verify(&b, b"m", &sig);
+            proptest::prop_assert!(verifier.verify(&blob, b"m", &s).is_err());
+            b.truncate(cut);
+            s.truncate(cut);
+            let _ = verifier.verify(&b, b"m", &s);
+            let _ = PublicKey::from_blob(&b);
         }
     }
 }
