@@ -37,6 +37,8 @@ pub use sekura_negotiation as negotiation;
 pub use sekura_proto as proto;
 pub use sekura_transport as transport;
 
+#[cfg(feature = "std")]
+pub mod blocking;
 pub mod known_hosts;
 
 pub use sekura_algorithms::{Algorithm, CryptoRng, Role};

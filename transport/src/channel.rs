@@ -472,9 +472,16 @@ impl Connection {
             &mut ch.stdout
         };
         let n = buf.len().min(queue.len());
-        for (dst, src) in buf.iter_mut().zip(queue.drain(..n)) {
-            *dst = src;
+        // Two memcpys at most (the ring buffer's two halves).
+        let (front, back) = queue.as_slices();
+        let from_front = n.min(front.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..from_front), front.get(..from_front)) {
+            dst.copy_from_slice(src);
         }
+        if let (Some(dst), Some(src)) = (buf.get_mut(from_front..n), back.get(..n - from_front)) {
+            dst.copy_from_slice(src);
+        }
+        queue.drain(..n);
         if ch.stage == Stage::Closed {
             if ch.stdout.is_empty() && ch.stderr.is_empty() {
                 self.channels.free(channel.0);

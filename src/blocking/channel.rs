@@ -1,0 +1,478 @@
+//! Socket-like channels of the blocking API.
+
+use super::Shared;
+use crate::transport::ChannelId;
+use sekura_proto::msg::{ChannelRequestKind, TerminalModes};
+use std::io::{self, BufRead, Read, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a remote command ended by a signal (`exit-signal`, RFC 4254 §6.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitSignal {
+    /// The signal name without `SIG`, e.g. `TERM`.
+    pub signal: String,
+    /// Whether it dumped core.
+    pub core_dumped: bool,
+    /// An explanation, possibly empty.
+    pub message: String,
+}
+
+/// A channel of a session: `Read` and `Write` like a socket, with a
+/// separate [`Stderr`] stream, requests (exec, shell, pty, ...), half-close
+/// and the command's exit status.
+///
+/// Channels are `Send`: each may live in its own thread, and waiting on one
+/// never blocks another. Dropping a channel closes it.
+pub struct Channel {
+    shared: Arc<Shared>,
+    id: ChannelId,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Channel {
+    pub(crate) fn new(shared: Arc<Shared>, id: ChannelId) -> Self {
+        Channel {
+            shared,
+            id,
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// The channel's number on this side.
+    #[must_use]
+    pub fn id(&self) -> ChannelId {
+        self.id
+    }
+
+    /// Makes reads give up with `TimedOut` after `timeout` (`None`: wait
+    /// forever), as `TcpStream::set_read_timeout` does. A zero timeout makes
+    /// reads non-blocking: `WouldBlock` when nothing is there.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// Makes writes give up with `TimedOut` after `timeout`.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
+        self.write_timeout = timeout;
+    }
+
+    /// Sends a request and waits for the peer's answer; a refusal is an
+    /// error naming the request.
+    fn request(&self, request: &ChannelRequestKind<'_>) -> io::Result<()> {
+        let id = self.id;
+        self.shared
+            .with(|st| st.conn.channel_request(id, request, true))?;
+        let granted = self.shared.wait(None, |st| {
+            let state = st.channels.entry(id).or_default();
+            if let Some(success) = state.replies.pop_front() {
+                return Some(Ok(success));
+            }
+            state
+                .closed
+                .then(|| Err(io::Error::new(io::ErrorKind::BrokenPipe, "channel closed")))
+        })?;
+        if granted {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "the peer refused the {} request",
+                request.name()
+            )))
+        }
+    }
+
+    /// Runs `command` on the server (`exec`).
+    pub fn exec(&mut self, command: &str) -> io::Result<()> {
+        self.request(&ChannelRequestKind::Exec {
+            command: command.as_bytes(),
+        })
+    }
+
+    /// Starts the user's shell (`shell`).
+    pub fn shell(&mut self) -> io::Result<()> {
+        self.request(&ChannelRequestKind::Shell)
+    }
+
+    /// Starts a subsystem, such as `sftp`.
+    pub fn subsystem(&mut self, name: &str) -> io::Result<()> {
+        self.request(&ChannelRequestKind::Subsystem { name })
+    }
+
+    /// Asks for a pseudo-terminal (`pty-req`) of `cols` x `rows`.
+    pub fn request_pty(
+        &mut self,
+        term: &str,
+        cols: u32,
+        rows: u32,
+        modes: TerminalModes,
+    ) -> io::Result<()> {
+        self.request(&ChannelRequestKind::PtyReq {
+            term,
+            cols,
+            rows,
+            width_px: 0,
+            height_px: 0,
+            modes,
+        })
+    }
+
+    /// Sets an environment variable for the command or shell (`env`).
+    pub fn set_env(&mut self, name: &str, value: &str) -> io::Result<()> {
+        self.request(&ChannelRequestKind::Env {
+            name,
+            value: value.as_bytes(),
+        })
+    }
+
+    /// Tells the server the terminal was resized (`window-change`; no
+    /// answer is expected).
+    pub fn window_change(&mut self, cols: u32, rows: u32) -> io::Result<()> {
+        let id = self.id;
+        let request = ChannelRequestKind::WindowChange {
+            cols,
+            rows,
+            width_px: 0,
+            height_px: 0,
+        };
+        Ok(self
+            .shared
+            .with(|st| st.conn.channel_request(id, &request, false))?)
+    }
+
+    /// Server side: reports the command's exit status (`exit-status`).
+    pub fn send_exit_status(&mut self, status: u32) -> io::Result<()> {
+        let id = self.id;
+        let request = ChannelRequestKind::ExitStatus { status };
+        Ok(self
+            .shared
+            .with(|st| st.conn.channel_request(id, &request, false))?)
+    }
+
+    /// The exit status, if the peer has sent it.
+    #[must_use]
+    pub fn exit_status(&self) -> Option<u32> {
+        self.shared
+            .lock()
+            .channels
+            .get(&self.id)
+            .and_then(|c| c.exit_status)
+    }
+
+    /// The signal that ended the command, if the peer sent one.
+    #[must_use]
+    pub fn exit_signal(&self) -> Option<ExitSignal> {
+        self.shared
+            .lock()
+            .channels
+            .get(&self.id)
+            .and_then(|c| c.exit_signal.clone())
+    }
+
+    /// Waits until the peer closes the channel, then returns the exit status
+    /// it sent (`None` when it sent none, e.g. the command died of a
+    /// signal: see [`exit_signal`](Self::exit_signal)).
+    pub fn wait_exit_status(&self) -> io::Result<Option<u32>> {
+        let id = self.id;
+        self.shared.wait(None, |st| {
+            let state = st.channels.entry(id).or_default();
+            (state.closed || state.exit_status.is_some()).then_some(Ok(state.exit_status))
+        })
+    }
+
+    fn read_stream(&self, buf: &mut [u8], stderr: bool) -> io::Result<usize> {
+        read_stream(&self.shared, self.id, self.read_timeout, buf, stderr)
+    }
+
+    /// Reads from the stderr stream (extended data).
+    pub fn read_stderr(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_stream(buf, true)
+    }
+
+    /// A reader of the stderr stream, usable from another thread.
+    #[must_use]
+    pub fn stderr(&self) -> Stderr {
+        Stderr {
+            shared: self.shared.clone(),
+            id: self.id,
+            read_timeout: self.read_timeout,
+        }
+    }
+
+    /// Sends as much of `data` as the peer's window allows, blocking until
+    /// there is room for at least one byte; returns how much was sent.
+    fn send(&self, data: &[u8], stderr: bool) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let id = self.id;
+        self.shared.wait(self.write_timeout, |st| {
+            let sent = if stderr {
+                st.conn.channel_send_stderr(id, data)
+            } else {
+                st.conn.channel_send(id, data)
+            };
+            match sent {
+                Ok(0) => None,
+                Ok(n) => Some(Ok(n)),
+                Err(e) => Some(Err(io::Error::new(io::ErrorKind::BrokenPipe, e))),
+            }
+        })
+    }
+
+    /// Writes to the peer's stderr stream (server side).
+    pub fn write_stderr(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.send(data, true)
+    }
+
+    /// Writes all of `data`, as `Write::write_all` does.
+    pub fn send_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = self.send(data, false)?;
+            data = data.get(n..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Shuts down the reading half, the writing half (sends EOF: the
+    /// half-close of RFC 4254 §5.3) or both (closes the channel).
+    pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+        let id = self.id;
+        match how {
+            // Nothing to tell the peer: reads simply stop being made.
+            Shutdown::Read => Ok(()),
+            Shutdown::Write => Ok(self.shared.with(|st| st.conn.channel_eof(id))?),
+            Shutdown::Both => self.close(),
+        }
+    }
+
+    /// Closes the channel (both directions).
+    pub fn close(&mut self) -> io::Result<()> {
+        let id = self.id;
+        self.shared.with(|st| match st.conn.channel_close(id) {
+            Ok(()) => Ok(()),
+            // Already closed by both sides, or the session is gone.
+            Err(_) => Ok(()),
+        })
+    }
+
+    /// A buffered reader over the channel whose lines end at `\n`, `\r\n`
+    /// or a lone `\r` (the seed's `makefile` with universal newlines).
+    #[must_use]
+    pub fn lines_reader(self) -> LineReader<Channel> {
+        LineReader::new(self)
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl Read for Channel {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_stream(buf, false)
+    }
+}
+
+impl Write for Channel {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.send(data, false)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Data is handed to the writer thread as it is written.
+        Ok(())
+    }
+}
+
+/// Reads stdout or stderr of channel `id`, blocking as `timeout` says
+/// (zero: not at all); 0 at the end of the stream.
+fn read_stream(
+    shared: &Shared,
+    id: ChannelId,
+    timeout: Option<Duration>,
+    buf: &mut [u8],
+    stderr: bool,
+) -> io::Result<usize> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    let nonblocking = timeout == Some(Duration::ZERO);
+    let result = shared.wait(if nonblocking { None } else { timeout }, |st| {
+        let n = if stderr {
+            st.conn.channel_read_stderr(id, buf)
+        } else {
+            st.conn.channel_read(id, buf)
+        };
+        match n {
+            Ok(0) => {
+                let (out, err) = st.conn.channel_pending(id);
+                let pending = if stderr { err } else { out };
+                let closed = st.channels.get(&id).is_some_and(|c| c.closed);
+                if pending == 0 && (st.conn.channel_eof_received(id) || closed) {
+                    Some(Ok(0))
+                } else if nonblocking {
+                    Some(Err(io::Error::from(io::ErrorKind::WouldBlock)))
+                } else {
+                    None
+                }
+            }
+            Ok(n) => Some(Ok(n)),
+            Err(e) => Some(Err(e.into())),
+        }
+    });
+    // A session that ended after the peer's last data reads as EOF.
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        other => other,
+    }
+}
+
+/// The stderr stream of a [`Channel`], readable from another thread.
+pub struct Stderr {
+    shared: Arc<Shared>,
+    id: ChannelId,
+    read_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Stderr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stderr")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Read for Stderr {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_stream(&self.shared, self.id, self.read_timeout, buf, true)
+    }
+}
+
+/// A buffered reader whose [`read_line`](LineReader::read_line) accepts
+/// `\n`, `\r\n` and `\r` as line ends, returning lines with a plain `\n`.
+#[derive(Debug)]
+pub struct LineReader<R> {
+    inner: io::BufReader<R>,
+    /// The last line ended with `\r`: a `\n` right after belongs to it.
+    after_cr: bool,
+}
+
+impl<R: Read> LineReader<R> {
+    /// Wraps a reader.
+    pub fn new(inner: R) -> Self {
+        LineReader {
+            inner: io::BufReader::new(inner),
+            after_cr: false,
+        }
+    }
+
+    /// Reads one line into `line` (appending), its end normalized to `\n`;
+    /// returns the bytes consumed from the stream, 0 at the end.
+    pub fn read_line(&mut self, line: &mut String) -> io::Result<usize> {
+        let mut bytes = Vec::new();
+        let mut consumed = 0;
+        loop {
+            let buf = self.inner.fill_buf()?;
+            let Some(&first) = buf.first() else {
+                break;
+            };
+            if self.after_cr {
+                self.after_cr = false;
+                if first == b'\n' {
+                    self.inner.consume(1);
+                    consumed += 1;
+                    continue;
+                }
+            }
+            let end = buf.iter().position(|&b| b == b'\n' || b == b'\r');
+            match end {
+                Some(i) => {
+                    bytes.extend_from_slice(buf.get(..i).unwrap_or_default());
+                    self.after_cr = buf.get(i) == Some(&b'\r');
+                    self.inner.consume(i + 1);
+                    consumed += i + 1;
+                    bytes.push(b'\n');
+                    break;
+                }
+                None => {
+                    let n = buf.len();
+                    bytes.extend_from_slice(buf);
+                    self.inner.consume(n);
+                    consumed += n;
+                }
+            }
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "line is not UTF-8"))?;
+        line.push_str(&text);
+        Ok(consumed)
+    }
+
+    /// The lines, without their ends.
+    pub fn lines(mut self) -> impl Iterator<Item = io::Result<String>> {
+        std::iter::from_fn(move || {
+            let mut line = String::new();
+            match self.read_line(&mut line) {
+                Ok(0) => None,
+                Ok(_) => {
+                    if line.ends_with('\n') {
+                        line.pop();
+                    }
+                    Some(Ok(line))
+                }
+                Err(e) => Some(Err(e)),
+            }
+        })
+    }
+
+    /// The reader inside.
+    pub fn into_inner(self) -> R {
+        self.inner.into_inner()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn universal_newlines() {
+        let input: &[u8] = b"unix\nwindows\r\nmac\rmixed\r\n\rlast";
+        let lines: Vec<String> = LineReader::new(input).lines().map(Result::unwrap).collect();
+        assert_eq!(lines, ["unix", "windows", "mac", "mixed", "", "last"]);
+        // A \r\n split across reads is still one line end.
+        struct Trickle(&'static [u8]);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match (self.0.split_first(), buf.first_mut()) {
+                    (Some((&b, rest)), Some(slot)) => {
+                        *slot = b;
+                        self.0 = rest;
+                        Ok(1)
+                    }
+                    _ => Ok(0),
+                }
+            }
+        }
+        let lines: Vec<String> = LineReader::new(Trickle(b"a\r\nb\r\n"))
+            .lines()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(lines, ["a", "b"]);
+    }
+}

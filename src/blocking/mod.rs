@@ -1,0 +1,690 @@
+//! The blocking API: a [`Session`] over any byte stream, driven by two
+//! background threads, with socket-like [`Channel`]s.
+//!
+//! A session owns a sans-I/O [`Connection`] behind a mutex. A reader thread
+//! feeds it what the stream delivers; a writer thread sends what it
+//! produces and keeps its timers (rekey, keepalive, login grace). The
+//! application's calls (authenticate, open a channel, read, write) lock it
+//! briefly and wait on a condition variable for what they need, so a
+//! channel waiting for data never blocks another channel or thread.
+//!
+//! ```no_run
+//! use sekura::blocking::{HostKeyCheck, Session};
+//! use std::io::Read;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let stream = std::net::TcpStream::connect("127.0.0.1:22")?;
+//! // Checking the host key is mandatory: here a known fingerprint.
+//! let check = HostKeyCheck::fingerprint("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8");
+//! let session = Session::connect(stream, Default::default(), check)?;
+//! session.authenticate_password("robey", "foo")?;
+//! let mut channel = session.open_session()?;
+//! channel.exec("echo hello")?;
+//! let mut out = String::new();
+//! channel.read_to_string(&mut out)?;
+//! println!("{out} (exit status {:?})", channel.wait_exit_status()?);
+//! # Ok(()) }
+//! ```
+
+mod channel;
+mod server;
+
+pub use channel::{Channel, ExitSignal, Stderr};
+pub use server::{AuthResult, Pty, Server, ServerHandler, SessionRequest};
+
+use crate::transport::auth::{AuthEvent, Credential};
+use crate::transport::{ChannelEvent, ChannelId, Config, Connection, Error, Event, HostKey};
+use sekura_algorithms::SigningKey;
+use sekura_proto::msg::ChannelRequestKind;
+use sekura_proto::numbers::{ChannelOpenFailureReason, DisconnectReason};
+use sekura_transport::channel::ReceivedMessage;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A function that accepts (`Ok`) or refuses (`Err` with the reason) a
+/// server's host key.
+pub type HostKeyCallback = Box<dyn FnMut(&HostKey) -> Result<(), String> + Send>;
+
+/// How a client decides whether the server's host key is the one it
+/// expected. There is no default: every session must choose.
+pub enum HostKeyCheck {
+    /// Accept the key whose blob this is.
+    Key(Vec<u8>),
+    /// Accept the key with this `SHA256:...` fingerprint.
+    Fingerprint(String),
+    /// Ask a function; `Err` carries the reason for refusing.
+    Callback(HostKeyCallback),
+    /// Accept any key. Only for tests and throwaway connections: a
+    /// man in the middle is then undetectable.
+    InsecureAcceptAny,
+}
+
+impl HostKeyCheck {
+    /// Accepts the key with this fingerprint (as `ssh-keygen -l` prints).
+    #[must_use]
+    pub fn fingerprint(fingerprint: &str) -> Self {
+        HostKeyCheck::Fingerprint(fingerprint.to_string())
+    }
+
+    /// Accepts what `check` accepts.
+    pub fn callback(check: impl FnMut(&HostKey) -> Result<(), String> + Send + 'static) -> Self {
+        HostKeyCheck::Callback(Box::new(check))
+    }
+
+    fn verify(&mut self, key: &HostKey) -> Result<(), String> {
+        match self {
+            HostKeyCheck::Key(blob) if *blob == key.key => Ok(()),
+            HostKeyCheck::Key(_) => Err(format!("unexpected host key {}", key.fingerprint())),
+            HostKeyCheck::Fingerprint(expected) if *expected == key.fingerprint() => Ok(()),
+            HostKeyCheck::Fingerprint(expected) => Err(format!(
+                "host key fingerprint is {}, expected {expected}",
+                key.fingerprint()
+            )),
+            HostKeyCheck::Callback(check) => check(key),
+            HostKeyCheck::InsecureAcceptAny => Ok(()),
+        }
+    }
+}
+
+/// What the application's threads know about one channel, filled from the
+/// connection's events.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelState {
+    /// The answer to our open: `None` while waiting.
+    pub(crate) opened: Option<Result<(), (ChannelOpenFailureReason, String)>>,
+    /// Answers to our requests, oldest first.
+    pub(crate) replies: VecDeque<bool>,
+    /// The peer's requests (server role: pty-req, exec, ...), oldest first.
+    pub(crate) requests: VecDeque<(bool, ReceivedMessage)>,
+    pub(crate) exit_status: Option<u32>,
+    pub(crate) exit_signal: Option<ExitSignal>,
+    pub(crate) closed: bool,
+}
+
+/// Everything behind the session's mutex.
+pub(crate) struct State {
+    pub(crate) conn: Connection,
+    /// Bytes for the writer thread.
+    out: Vec<u8>,
+    started: Instant,
+    /// Why the session ended, once it has.
+    pub(crate) ended: Option<Error>,
+    host_key: Option<HostKey>,
+    kex_done: bool,
+    pub(crate) auth: VecDeque<AuthEvent>,
+    pub(crate) channels: HashMap<ChannelId, ChannelState>,
+    /// Channels the peer asked to open.
+    pub(crate) offered: VecDeque<(ChannelId, ReceivedMessage)>,
+    /// The reader thread saw the end of the stream.
+    eof: bool,
+}
+
+impl State {
+    /// Moves the connection's events into the state and its output to the
+    /// writer.
+    pub(crate) fn sync(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            self.absorb(event);
+        }
+        let _ = self.conn.poll_transmit(&mut self.out);
+    }
+
+    fn absorb(&mut self, event: Event) {
+        match event {
+            Event::HostKey(key) => self.host_key = Some(key),
+            Event::KeyExchangeDone { first: true, .. } => self.kex_done = true,
+            Event::Auth(event) => self.auth.push_back(event),
+            Event::Channel(event) => self.absorb_channel(event),
+            Event::Disconnected {
+                reason,
+                description,
+                by_peer,
+            } => {
+                let error = if by_peer {
+                    Error::PeerDisconnected {
+                        reason,
+                        description,
+                    }
+                } else {
+                    Error::Closed(description)
+                };
+                self.ended.get_or_insert(error);
+            }
+            _ => {}
+        }
+    }
+
+    fn absorb_channel(&mut self, event: ChannelEvent) {
+        match event {
+            ChannelEvent::Opened { channel } => {
+                self.channels.entry(channel).or_default().opened = Some(Ok(()));
+            }
+            ChannelEvent::OpenFailed {
+                channel,
+                reason,
+                description,
+            } => {
+                self.channels.entry(channel).or_default().opened = Some(Err((reason, description)));
+            }
+            ChannelEvent::OpenRequest { channel, request } => {
+                // A number may be reused: nothing of its last life remains.
+                self.channels.insert(channel, ChannelState::default());
+                self.offered.push_back((channel, request));
+            }
+            ChannelEvent::Request {
+                channel,
+                want_reply,
+                request,
+            } => {
+                let state = self.channels.entry(channel).or_default();
+                match request.channel_request() {
+                    Some(ChannelRequestKind::ExitStatus { status }) => {
+                        state.exit_status = Some(status)
+                    }
+                    Some(ChannelRequestKind::ExitSignal {
+                        signal_name,
+                        core_dumped,
+                        error_message,
+                        ..
+                    }) => {
+                        state.exit_signal = Some(ExitSignal {
+                            signal: signal_name.to_string(),
+                            core_dumped,
+                            message: error_message.to_string(),
+                        });
+                    }
+                    // A client serves no requests: refuse those that
+                    // want an answer (OpenSSH's keepalives do) at once.
+                    _ if self.conn.role() == sekura_algorithms::Role::Client => {
+                        if want_reply {
+                            let _ = self.conn.channel_request_reply(channel, false);
+                        }
+                    }
+                    _ => state.requests.push_back((want_reply, request)),
+                }
+            }
+            ChannelEvent::RequestReply { channel, success } => {
+                self.channels
+                    .entry(channel)
+                    .or_default()
+                    .replies
+                    .push_back(success);
+            }
+            ChannelEvent::Closed { channel } => {
+                self.channels.entry(channel).or_default().closed = true;
+            }
+            // Readable, Writable and EOF are read off the connection itself
+            // by whoever waits for them.
+            _ => {}
+        }
+    }
+
+    /// Forgets what was known of an earlier channel with this number.
+    fn fresh_channel(&mut self, id: ChannelId) {
+        self.channels.insert(id, ChannelState::default());
+    }
+
+    /// The error to report once the session has ended.
+    pub(crate) fn ended_error(&self) -> io::Error {
+        match &self.ended {
+            Some(e) => e.clone().into(),
+            None if self.eof => {
+                io::Error::new(io::ErrorKind::UnexpectedEof, "the peer closed the stream")
+            }
+            None => io::Error::new(io::ErrorKind::NotConnected, "session closed"),
+        }
+    }
+
+    pub(crate) fn is_over(&self) -> bool {
+        self.ended.is_some() || self.eof || self.conn.is_closed()
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// The shared core of a session: its state and the condition variable that
+/// wakes everyone waiting on it.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    /// Shuts the stream down so the reader thread wakes up (for streams
+    /// that can: TCP).
+    closer: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking holder leaves the connection in an unknown state, but
+        // still one that reports errors rather than undefined behaviour.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the state, then hands its output to the writer and wakes
+    /// every waiter.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut state = self.lock();
+        let result = f(&mut state);
+        state.sync();
+        drop(state);
+        self.changed.notify_all();
+        result
+    }
+
+    /// Waits until `ready` returns a value, the session ends, or `timeout`
+    /// passes. `ready` runs with the lock held, after each change.
+    pub(crate) fn wait<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut ready: impl FnMut(&mut State) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.lock();
+        loop {
+            if let Some(result) = ready(&mut state) {
+                state.sync();
+                drop(state);
+                self.changed.notify_all();
+                return result;
+            }
+            if state.is_over() {
+                return Err(state.ended_error());
+            }
+            state = match deadline {
+                None => self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+                    }
+                    self.changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+
+    fn close_stream(&self) {
+        let closer = self
+            .closer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(close) = closer {
+            close();
+        }
+    }
+}
+
+/// An SSH session (client or server side) over a byte stream.
+///
+/// Dropping it disconnects and stops its threads.
+pub struct Session {
+    pub(crate) shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// The default timeout for the version and key exchange of
+/// [`Session::connect`] when the configuration sets none.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Session {
+    /// Connects as a client over a TCP stream: returns once the key
+    /// exchange is done and the host key passed `check`. Sets `TCP_NODELAY`.
+    pub fn connect(stream: TcpStream, config: Config, check: HostKeyCheck) -> io::Result<Session> {
+        stream.set_nodelay(true)?;
+        let reader = stream.try_clone()?;
+        let closer = stream.try_clone()?;
+        Session::connect_split(
+            Box::new(reader),
+            Box::new(stream),
+            Some(Box::new(move || {
+                let _ = closer.shutdown(Shutdown::Both);
+            })),
+            config,
+            check,
+        )
+    }
+
+    /// Connects as a client over any stream given as a read half and a
+    /// write half. `closer`, when given, shuts the stream down so the
+    /// reader thread stops at once when the session ends.
+    pub fn connect_split(
+        reader: Box<dyn Read + Send>,
+        writer: Box<dyn Write + Send>,
+        closer: Option<Box<dyn FnOnce() + Send>>,
+        config: Config,
+        mut check: HostKeyCheck,
+    ) -> io::Result<Session> {
+        let timeout = config.handshake_timeout.unwrap_or(CONNECT_TIMEOUT);
+        let conn = Connection::client(Arc::new(config), Box::new(crate::os_rng()), Duration::ZERO);
+        let session = Session::start(conn, reader, writer, closer);
+        let key = session
+            .shared
+            .wait(Some(timeout), |st| st.host_key.take().map(Ok))?;
+        match check.verify(&key) {
+            Ok(()) => session
+                .shared
+                .with(|st| st.conn.accept_host_key())
+                .map_err(io::Error::from)?,
+            Err(why) => {
+                let error = session.shared.with(|st| st.conn.reject_host_key(&why));
+                return Err(error.into());
+            }
+        }
+        session
+            .shared
+            .wait(Some(timeout), |st| st.kex_done.then_some(Ok(())))?;
+        Ok(session)
+    }
+
+    /// Starts the threads of a session around a connection.
+    pub(crate) fn start(
+        conn: Connection,
+        reader: Box<dyn Read + Send>,
+        writer: Box<dyn Write + Send>,
+        closer: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Session {
+        let mut state = State {
+            conn,
+            out: Vec::new(),
+            started: Instant::now(),
+            ended: None,
+            host_key: None,
+            kex_done: false,
+            auth: VecDeque::new(),
+            channels: HashMap::new(),
+            offered: VecDeque::new(),
+            eof: false,
+        };
+        state.sync();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            changed: Condvar::new(),
+            closer: Mutex::new(closer),
+        });
+        let threads = vec![
+            spawn("sekura-reader", {
+                let shared = shared.clone();
+                move || reader_loop(&shared, reader)
+            }),
+            spawn("sekura-writer", {
+                let shared = shared.clone();
+                move || writer_loop(&shared, writer)
+            }),
+        ];
+        Session { shared, threads }
+    }
+
+    // ----- authentication (client) -----
+
+    /// Authenticates with a password. `Ok(())` on success; an error of kind
+    /// `PermissionDenied` says which methods the server would accept.
+    pub fn authenticate_password(&self, user: &str, password: &str) -> io::Result<()> {
+        self.authenticate(user, vec![Credential::password(password)])
+    }
+
+    /// Authenticates with a private key (any [`SigningKey`], such as a
+    /// loaded key file or an agent's key).
+    pub fn authenticate_publickey(&self, user: &str, key: Arc<dyn SigningKey>) -> io::Result<()> {
+        self.authenticate(user, vec![Credential::PublicKey(key)])
+    }
+
+    /// Tries credentials in order, continuing after partial success (as
+    /// OpenSSH's `AuthenticationMethods publickey,password` requires), until
+    /// the server lets us in or none is left.
+    pub fn authenticate(&self, user: &str, credentials: Vec<Credential>) -> io::Result<()> {
+        self.shared.with(|st| {
+            st.auth.clear();
+            st.conn.authenticate(user, credentials)
+        })?;
+        self.shared.wait(None, |st| {
+            while let Some(event) = st.auth.pop_front() {
+                match event {
+                    AuthEvent::Success => return Some(Ok(())),
+                    AuthEvent::Exhausted { methods_left } => {
+                        return Some(Err(io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            format!(
+                                "authentication failed; the server still accepts: {}",
+                                methods_left.join(", ")
+                            ),
+                        )));
+                    }
+                    AuthEvent::InfoRequest(request) if request.prompts.is_empty() => {
+                        let _ = st.conn.auth_info_response(&[]);
+                    }
+                    AuthEvent::PasswordChangeRequired { prompt } => {
+                        return Some(Err(io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            format!("the server requires a password change: {prompt}"),
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            None
+        })
+    }
+
+    /// Whether authentication has succeeded.
+    #[must_use]
+    pub fn is_authenticated(&self) -> bool {
+        self.shared.lock().conn.is_authenticated()
+    }
+
+    // ----- channels -----
+
+    /// Opens a `session` channel (for a shell, a command or a subsystem).
+    pub fn open_session(&self) -> io::Result<Channel> {
+        let id = self
+            .shared
+            .with(|st| st.conn.open_session().inspect(|&id| st.fresh_channel(id)))?;
+        self.finish_open(id)
+    }
+
+    /// Opens a `direct-tcpip` channel: the server connects to `host:port`
+    /// for us (`ssh -L`). The channel then carries that connection's bytes.
+    pub fn open_direct_tcpip(&self, host: &str, port: u32) -> io::Result<Channel> {
+        let id = self.shared.with(|st| {
+            st.conn
+                .open_direct_tcpip(host, port, "127.0.0.1", 0)
+                .inspect(|&id| st.fresh_channel(id))
+        })?;
+        self.finish_open(id)
+    }
+
+    fn finish_open(&self, id: ChannelId) -> io::Result<Channel> {
+        self.shared.wait(None, |st| {
+            let state = st.channels.entry(id).or_default();
+            match state.opened.take() {
+                Some(Ok(())) => Some(Ok(())),
+                Some(Err((reason, description))) => {
+                    st.channels.remove(&id);
+                    Some(Err(io::Error::new(
+                        io::ErrorKind::ConnectionRefused,
+                        format!("channel refused ({reason:?}): {description}"),
+                    )))
+                }
+                None => None,
+            }
+        })?;
+        Ok(Channel::new(self.shared.clone(), id))
+    }
+
+    /// Starts a key re-exchange now.
+    pub fn rekey(&self) -> io::Result<()> {
+        Ok(self.shared.with(|st| st.conn.request_rekey())?)
+    }
+
+    /// How many key exchanges have completed.
+    #[must_use]
+    pub fn key_exchanges(&self) -> u32 {
+        self.shared.lock().conn.key_exchanges()
+    }
+
+    /// The algorithms in use, as text (for display and logs).
+    #[must_use]
+    pub fn negotiated(&self) -> Option<String> {
+        self.shared
+            .lock()
+            .conn
+            .negotiated()
+            .map(|n| format!("{n:?}"))
+    }
+
+    /// Disconnects and stops the background threads. Dropping the session
+    /// does the same.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.with(|st| {
+            if !st.conn.is_closed() {
+                st.conn
+                    .disconnect(DisconnectReason::ByApplication, "closed by the application");
+            }
+        });
+        // Let the writer send the DISCONNECT, then stop the reader.
+        let writer = self.threads.pop();
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        self.shared.close_stream();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("Session")
+            .field("role", &state.conn.role())
+            .field("authenticated", &state.conn.is_authenticated())
+            .field("ended", &state.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.shutdown();
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("cannot start a thread: {e}"))
+}
+
+/// Feeds what the stream delivers into the connection until either ends.
+fn reader_loop(shared: &Shared, mut reader: Box<dyn Read + Send>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => {
+                shared.with(|st| st.eof = true);
+                return;
+            }
+            Ok(n) => {
+                let over = shared.with(|st| {
+                    let data = buf.get(..n).unwrap_or_default();
+                    if let Err(e) = st.conn.handle_input(data) {
+                        st.ended.get_or_insert(e);
+                    }
+                    st.is_over()
+                });
+                if over {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                shared.with(|st| {
+                    st.ended
+                        .get_or_insert(Error::Closed(format!("read failed: {e}")));
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Sends what the connection produces and runs its timers, until the
+/// session is over and everything is sent.
+fn writer_loop(shared: &Shared, mut writer: Box<dyn Write + Send>) {
+    let mut state = shared.lock();
+    loop {
+        if !state.out.is_empty() {
+            let data = std::mem::take(&mut state.out);
+            drop(state);
+            let written = writer.write_all(&data).and_then(|()| writer.flush());
+            state = shared.lock();
+            if let Err(e) = written {
+                state
+                    .ended
+                    .get_or_insert(Error::Closed(format!("write failed: {e}")));
+                drop(state);
+                shared.changed.notify_all();
+                shared.close_stream();
+                return;
+            }
+            // Give the buffer back for reuse.
+            if state.out.is_empty() {
+                state.out = data;
+                state.out.clear();
+            }
+            continue;
+        }
+        if state.is_over() {
+            drop(state);
+            shared.changed.notify_all();
+            shared.close_stream();
+            return;
+        }
+        let now = state.elapsed();
+        let wait = state
+            .conn
+            .poll_timeout()
+            .map_or(Duration::from_secs(1), |deadline| {
+                deadline.saturating_sub(now)
+            })
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
+        state = shared
+            .changed
+            .wait_timeout(state, wait)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0;
+        let now = state.elapsed();
+        if state
+            .conn
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            if let Err(e) = state.conn.handle_timeout(now) {
+                state.ended.get_or_insert(e);
+            }
+            state.sync();
+            shared.changed.notify_all();
+        }
+    }
+}
