@@ -30,6 +30,9 @@ pub struct Channel {
     id: ChannelId,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// Shared by the handles of one channel ([`Channel::try_clone`]): the
+    /// last one dropped closes it.
+    handles: Arc<()>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -47,7 +50,21 @@ impl Channel {
             id,
             read_timeout: None,
             write_timeout: None,
+            handles: Arc::new(()),
         }
+    }
+
+    /// Another handle to the same channel, e.g. to write from one thread
+    /// while another reads (as `TcpStream::try_clone`). The channel closes
+    /// when the last handle is dropped, or at any handle's [`close`](Self::close).
+    pub fn try_clone(&self) -> io::Result<Channel> {
+        Ok(Channel {
+            shared: self.shared.clone(),
+            id: self.id,
+            read_timeout: self.read_timeout,
+            write_timeout: self.write_timeout,
+            handles: self.handles.clone(),
+        })
     }
 
     /// The channel's number on this side.
@@ -277,7 +294,9 @@ impl Channel {
 
 impl Drop for Channel {
     fn drop(&mut self) {
-        let _ = self.close();
+        if Arc::strong_count(&self.handles) == 1 {
+            let _ = self.close();
+        }
     }
 }
 
