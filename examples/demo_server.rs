@@ -5,6 +5,7 @@
 //! cargo run --example demo_server -- --listen 127.0.0.1:2222 --host-key my_key
 //! cargo run --example demo_server -- --authorized-keys ~/.ssh/id_ed25519.pub
 //! cargo run --example demo_server -- --try              # start, visit it once, stop
+//!                                                       # (on a free port)
 //! ```
 //!
 //! User `robey`, password `foo` (or a key from `--authorized-keys`). With a
@@ -278,14 +279,14 @@ fn visit(address: std::net::SocketAddr, host_key: Vec<u8>) -> Result<(), Box<dyn
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut listen = "127.0.0.1:2200".to_string();
+    let mut listen = None;
     let mut key_path = PathBuf::from("demo_host_key");
     let mut authorized = Vec::new();
     let mut try_once = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--listen" | "-l" => listen = args.next().ok_or("--listen needs ADDRESS:PORT")?,
+            "--listen" | "-l" => listen = Some(args.next().ok_or("--listen needs ADDRESS:PORT")?),
             "--host-key" => key_path = args.next().ok_or("--host-key needs a file")?.into(),
             "--authorized-keys" => {
                 let file = args.next().ok_or("--authorized-keys needs a file")?;
@@ -307,7 +308,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         bbs: Arc::new(Bbs::default()),
         authorized,
     });
-    let listener = TcpListener::bind(&listen)?;
+    // `--try` takes any free port, so it runs beside a real server.
+    let default = if try_once {
+        "127.0.0.1:0"
+    } else {
+        "127.0.0.1:2200"
+    };
+    let listener = TcpListener::bind(listen.as_deref().unwrap_or(default))?;
     let address = listener.local_addr()?;
     println!(
         "sekura BBS listening on {address}: ssh -p {} {USER}@{} (password {PASSWORD})",
