@@ -375,6 +375,10 @@ impl Connection {
         };
         run.host_key_pending = false;
         self.send_newkeys();
+        // Packets that arrived meanwhile were held back.
+        if let Err(e) = self.process_packets() {
+            return Err(self.fail(e));
+        }
         Ok(())
     }
 
@@ -631,7 +635,10 @@ impl Connection {
             return Ok(());
         };
         let result = loop {
-            if self.state == State::Closed {
+            // Nothing the server says counts until its host key is
+            // approved: later packets wait in the buffer.
+            let approval_pending = self.kex.as_ref().is_some_and(|run| run.host_key_pending);
+            if self.state == State::Closed || approval_pending {
                 break Ok(());
             }
             let packet = match receiver.next_packet() {
@@ -902,7 +909,11 @@ impl Connection {
             return Ok(());
         }
         let (Some(mut exchange), Some(negotiated)) = (run.exchange.take(), run.negotiated) else {
-            return Err(Error::protocol("key exchange message before KEXINIT"));
+            return Err(Error::protocol(if run.done {
+                "key exchange message after the exchange finished"
+            } else {
+                "key exchange message before KEXINIT"
+            }));
         };
         let host_key = self.host_key_signer(&negotiated)?;
         let signer = signer(host_key.as_deref(), &negotiated);

@@ -134,7 +134,9 @@ impl VersionReader {
             }
             if b != b'\n' {
                 self.line.push(b);
-                if self.line.len() > MAX_VERSION_LINE {
+                // The limit counts the line end too: CR LF, or the LF still
+                // to come.
+                if self.line.len() + 1 > MAX_VERSION_LINE {
                     return Err(VersionError::LineTooLong {
                         max: MAX_VERSION_LINE,
                     });

@@ -379,3 +379,18 @@ fn zlib_compresses_the_stream_both_ways() {
         "{zlib:?} vs {plain:?}"
     );
 }
+
+#[test]
+fn nothing_encrypted_is_read_before_the_host_key_is_accepted() {
+    let mut pair = Pair::default_pair();
+    pair.accept_host_keys = false;
+    pair.run();
+    // The server has sent NEWKEYS and its EXT_INFO: both wait unread.
+    assert!(pair.client.server_sig_algs().is_none());
+    assert_eq!(pair.client.key_exchanges(), 0);
+    pair.client.accept_host_key().unwrap();
+    assert!(pair.client.server_sig_algs().is_some());
+    pair.run();
+    pair.assert_ok();
+    assert!(pair.established());
+}

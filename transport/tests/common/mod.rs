@@ -132,8 +132,11 @@ impl Pair {
             }
             while let Some(event) = self.client.poll_event() {
                 progressed = true;
-                if matches!(event, Event::HostKey(_)) && self.accept_host_keys {
-                    self.client.accept_host_key().unwrap();
+                if matches!(event, Event::HostKey(_))
+                    && self.accept_host_keys
+                    && let Err(e) = self.client.accept_host_key()
+                {
+                    self.client_error.get_or_insert(e);
                 }
                 self.client_events.push(event);
             }
@@ -233,8 +236,11 @@ impl Pair {
             }
             while let Some(event) = self.client.poll_event() {
                 progressed = true;
-                if matches!(event, Event::HostKey(_)) && self.accept_host_keys {
-                    self.client.accept_host_key().unwrap();
+                if matches!(event, Event::HostKey(_))
+                    && self.accept_host_keys
+                    && let Err(e) = self.client.accept_host_key()
+                {
+                    self.client_error.get_or_insert(e);
                 }
                 on_client(&mut self.client, &event);
                 self.client_events.push(event);
