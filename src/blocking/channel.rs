@@ -435,6 +435,10 @@ impl<R: Read> LineReader<R> {
                 }
             }
         }
+        if bytes.is_empty() {
+            // Only the \n of a \r\n that ended the last line: the end.
+            return Ok(0);
+        }
         let text = String::from_utf8(bytes)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "line is not UTF-8"))?;
         line.push_str(&text);

@@ -308,8 +308,14 @@ pub struct SshdConfig {
     pub macs: Vec<String>,
     /// `HostKeyAlgorithms`.
     pub host_key_algorithms: Vec<String>,
-    /// More lines, verbatim (e.g. `RekeyLimit 64K`).
+    /// More lines, verbatim (e.g. `RekeyLimit 64K`), at the end of the file
+    /// (so they may end with a `Match` block). sshd keeps the first value it
+    /// reads for a keyword: they cannot change the fixed lines before them.
     pub extra: Vec<String>,
+    /// `sshd -o` options (`Keyword=value`): they take precedence over every
+    /// line of the file, the fixed ones included (e.g.
+    /// `AuthorizedKeysFile=/path`, which the file sets to `none`).
+    pub options: Vec<String>,
 }
 
 /// A running sshd (`sshd -D -e`, in the foreground) on 127.0.0.1,
@@ -330,6 +336,11 @@ impl Sshd {
     /// answers with its identification line.
     pub fn start(openssh: &OpenSsh, dir: &Path, config: &SshdConfig) -> Result<Sshd, String> {
         let sshd = openssh.sshd.as_ref().ok_or("sshd is not installed")?;
+        let options: Vec<&str> = config
+            .options
+            .iter()
+            .flat_map(|o| ["-o", o.as_str()])
+            .collect();
         // The privilege separation directory sshd insists on when run as
         // root (packages create it at boot; containers often lack it).
         // Unprivileged, sshd does not need it and we could not create it.
@@ -347,6 +358,7 @@ impl Sshd {
                 // this version knows PerSourcePenalties, OpenSSH 9.8+).
                 let check = Command::new(sshd)
                     .arg("-t")
+                    .args(&options)
                     .arg("-f")
                     .arg(&config_path)
                     .stdin(Stdio::null())
@@ -369,6 +381,7 @@ impl Sshd {
             let log_err = log_file.try_clone().map_err(|e| format!("sshd log: {e}"))?;
             let child = Command::new(sshd)
                 .arg("-D")
+                .args(&options)
                 .arg("-e")
                 .arg("-f")
                 .arg(&config_path)

@@ -68,6 +68,8 @@ pub(crate) enum State {
 pub(crate) struct KexRun {
     /// Our KEXINIT payload, as sent (it goes into the exchange hash).
     ours: Vec<u8>,
+    /// The sequence number our KEXINIT went out with.
+    kexinit_sequence: u32,
     /// The peer's KEXINIT payload, once received.
     theirs: Option<Vec<u8>>,
     negotiated: Option<Negotiated>,
@@ -86,9 +88,10 @@ pub(crate) struct KexRun {
 }
 
 impl KexRun {
-    fn new(ours: Vec<u8>) -> Self {
+    fn new(ours: Vec<u8>, kexinit_sequence: u32) -> Self {
         KexRun {
             ours,
+            kexinit_sequence,
             theirs: None,
             negotiated: None,
             exchange: None,
@@ -168,6 +171,8 @@ pub struct Connection {
     pub(crate) channels: crate::channel::ChannelTable,
 
     pub(crate) now: Duration,
+    /// The application asked for a rekey that has not started yet.
+    pub(crate) rekey_requested: bool,
     /// When a packet last arrived (for keepalives).
     pub(crate) last_heard: Duration,
     pub(crate) handshake_deadline: Option<Duration>,
@@ -234,6 +239,7 @@ impl Connection {
             channels: crate::channel::ChannelTable::default(),
             now,
             last_heard: now,
+            rekey_requested: false,
             handshake_deadline,
             last_kex_at: now,
         };
@@ -389,12 +395,14 @@ impl Connection {
     }
 
     /// Starts a key re-exchange now (unless one is already running).
+    ///
+    /// Before user authentication the request waits: OpenSSH cannot rekey
+    /// then (its client fails, its server answers UNIMPLEMENTED), so no
+    /// rekey of ours starts before authentication succeeds.
     pub fn request_rekey(&mut self) -> Result<(), Error> {
         self.check_open()?;
-        if self.state == State::Open && self.kex.is_none() {
-            self.start_kex();
-        }
-        Ok(())
+        self.rekey_requested = true;
+        self.maybe_rekey()
     }
 
     /// Client: asks for a service (`ssh-userauth`); the answer comes as
@@ -701,6 +709,15 @@ impl Connection {
             }
             numbers::UNIMPLEMENTED => {
                 let msg = Unimplemented::decode(payload)?;
+                if self
+                    .kex
+                    .as_ref()
+                    .is_some_and(|run| run.kexinit_sequence == msg.sequence)
+                {
+                    return Err(Error::protocol(
+                        "the peer cannot do a key re-exchange now (UNIMPLEMENTED)",
+                    ));
+                }
                 tracing::debug!(
                     sequence = msg.sequence,
                     "peer reports a message unimplemented"
@@ -817,8 +834,9 @@ impl Connection {
             }
         };
         let payload = kexinit.to_vec();
+        let sequence = self.sender.sequence();
         self.send_payload_now(&payload);
-        self.kex = Some(KexRun::new(payload));
+        self.kex = Some(KexRun::new(payload, sequence));
     }
 
     fn on_kexinit(&mut self, sequence: u32, payload: &[u8]) -> Result<(), Error> {
@@ -1152,8 +1170,13 @@ impl Connection {
     }
 
     /// Starts a rekey when the current keys have carried enough.
-    fn maybe_rekey(&mut self) -> Result<(), Error> {
-        if self.state != State::Open || self.kex.is_some() {
+    pub(crate) fn maybe_rekey(&mut self) -> Result<(), Error> {
+        // Not before authentication: see `request_rekey`.
+        if self.state != State::Open || self.kex.is_some() || !self.is_authenticated() {
+            return Ok(());
+        }
+        if core::mem::take(&mut self.rekey_requested) {
+            self.start_kex();
             return Ok(());
         }
         let (tx, rx) = self.traffic();

@@ -945,6 +945,7 @@ fn authentication_survives_a_rekey_in_flight() {
     let mut t = Test::default_test();
     t.run();
     assert!(t.pair.established());
+    // Requested during authentication, the rekey starts right after it.
     t.pair.server.request_rekey().unwrap();
     t.pair
         .client

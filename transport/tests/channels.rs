@@ -10,31 +10,13 @@ use sekura_proto::msg::{
     ChannelKind, ChannelRequestKind, Encode, GlobalRequestKind, TerminalModes,
 };
 use sekura_proto::numbers::ChannelOpenFailureReason;
-use sekura_transport::auth::{AuthDecision, AuthEvent};
 use sekura_transport::{ChannelEvent, ChannelId, Config, Error, Event};
 use std::time::Duration;
 
 /// A pair whose client has authenticated with a password.
 fn authenticated(client: Config, server: Config) -> Pair {
     let mut pair = Pair::new(client, server);
-    pair.run();
-    pair.client.auth_password("robey", "foo").unwrap();
-    for _ in 0..10 {
-        pair.run();
-        let request = pair
-            .server_events
-            .iter()
-            .any(|e| matches!(e, Event::Auth(AuthEvent::Request(_))));
-        if request {
-            pair.server_events.clear();
-            pair.server.auth_reply(AuthDecision::Accept).unwrap();
-            pair.run();
-            break;
-        }
-        pair.advance(Duration::from_millis(100));
-    }
-    pair.assert_ok();
-    assert!(pair.client.is_authenticated() && pair.server.is_authenticated());
+    pair.authenticate();
     pair.client_events.clear();
     pair.server_events.clear();
     pair

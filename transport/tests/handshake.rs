@@ -119,7 +119,7 @@ fn every_cipher_with_every_mac_moves_data() {
 #[test]
 fn rekeys_from_both_sides_mid_traffic() {
     let mut pair = Pair::default_pair();
-    pair.run();
+    pair.authenticate();
     pair.assert_ok();
     let session_id = pair.client.session_id().unwrap().to_vec();
     for round in 0..3 {
@@ -155,7 +155,7 @@ fn rekeys_on_the_byte_limit() {
     let mut config = Config::default();
     config.rekey_bytes = 64 * 1024;
     let mut pair = Pair::new(config.clone(), config);
-    pair.run();
+    pair.authenticate();
     for _ in 0..64 {
         pair.client.send_ignore(&[0; 16 * 1024]).unwrap();
         pair.run();
@@ -175,7 +175,7 @@ fn rekeys_on_time() {
     let mut server = Config::default();
     server.login_grace_time = None;
     let mut pair = Pair::new(Config::default(), server);
-    pair.run();
+    pair.authenticate();
     pair.advance(Duration::from_secs(3599));
     pair.run();
     assert_eq!(pair.client.key_exchanges(), 1);
@@ -356,7 +356,7 @@ fn zlib_compresses_the_stream_both_ways() {
     let mut moved = Vec::new();
     for config in [plain, zlib] {
         let mut pair = Pair::new(config.clone(), config);
-        pair.run();
+        pair.authenticate();
         let before = pair.moved;
         for _ in 0..50 {
             pair.client.send_ignore(&[0x41; 8000]).unwrap();
@@ -378,6 +378,32 @@ fn zlib_compresses_the_stream_both_ways() {
         zlib.0 * 20 < plain.0 && zlib.1 * 20 < plain.1,
         "{zlib:?} vs {plain:?}"
     );
+}
+
+#[test]
+fn no_rekey_of_ours_starts_before_authentication() {
+    // OpenSSH cannot rekey before user authentication: neither do we.
+    let mut config = Config::default();
+    config.rekey_bytes = 16 * 1024;
+    let mut pair = Pair::new(config.clone(), config);
+    pair.run();
+    pair.client.request_rekey().unwrap();
+    for _ in 0..8 {
+        pair.client.send_ignore(&[0; 8 * 1024]).unwrap();
+    }
+    pair.run();
+    pair.assert_ok();
+    assert_eq!(pair.client.key_exchanges(), 1);
+    // Once authenticated, the waiting request and the byte limit apply.
+    pair.authenticate();
+    pair.client.send_ignore(b"x").unwrap();
+    pair.run();
+    assert!(
+        pair.client.key_exchanges() >= 2,
+        "{}",
+        pair.client.key_exchanges()
+    );
+    pair.assert_ok();
 }
 
 #[test]

@@ -900,11 +900,13 @@ fn terrapin_succeeds_silently_without_strict_kex() {
     assert!(dropped.get() > 16, "the EXT_INFO was not found");
     assert_eq!(pair.client.server_sig_algs(), None);
     assert_eq!(pair.client.session_id(), pair.server.session_id());
-    // And it keeps working: traffic both ways and a rekey.
+    // And it keeps working: traffic both ways, a login and a rekey.
     for _ in 0..5 {
         pair.client.send_ignore(&[1; 100]).unwrap();
         pair.server.send_ignore(&[2; 100]).unwrap();
     }
+    pair.tap = None;
+    pair.authenticate();
     pair.client.request_rekey().unwrap();
     pair.run();
     pair.assert_ok();

@@ -592,6 +592,10 @@ impl Connection {
         self.events.push_back(Event::Auth(AuthEvent::Success));
         // zlib@openssh.com: compression starts after USERAUTH_SUCCESS.
         self.start_delayed_compression();
+        // A rekey held back during authentication may start now.
+        if let Err(e) = self.maybe_rekey() {
+            self.fail(e);
+        }
     }
 }
 

@@ -150,6 +150,31 @@ impl Pair {
         }
     }
 
+    /// Logs the client in with a password the server's test policy accepts
+    /// (the server answers its first authentication request with Accept).
+    pub fn authenticate(&mut self) {
+        use sekura_transport::auth::{AuthDecision, AuthEvent};
+        self.run();
+        self.client.auth_password("robey", "foo").unwrap();
+        for _ in 0..20 {
+            self.run();
+            let asked = self
+                .server_events
+                .iter()
+                .any(|e| matches!(e, Event::Auth(AuthEvent::Request(_))));
+            if asked {
+                self.server_events
+                    .retain(|e| !matches!(e, Event::Auth(AuthEvent::Request(_))));
+                self.server.auth_reply(AuthDecision::Accept).unwrap();
+                self.run();
+                break;
+            }
+            self.advance(Duration::from_millis(100));
+        }
+        self.assert_ok();
+        assert!(self.client.is_authenticated() && self.server.is_authenticated());
+    }
+
     /// Advances simulated time on both sides.
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
