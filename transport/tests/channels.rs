@@ -515,3 +515,53 @@ fn channel_messages_before_authentication_are_refused() {
         Err(Error::Channel(_))
     ));
 }
+
+#[test]
+fn data_survives_rekeys_from_both_sides_intact_and_in_order() {
+    use sha2::Digest;
+    let mut config = Config::default();
+    // A rekey every 256 KiB of traffic, from whichever side reaches it.
+    config.rekey_bytes = 256 * 1024;
+    let mut pair = authenticated(config.clone(), config);
+    let (c, s) = open_session(&mut pair);
+    let total = 8 * 1024 * 1024;
+    let data: Vec<u8> = (0..total)
+        .map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (mut up, mut down) = (0usize, 0usize);
+    let (mut at_server, mut at_client) = (sha2::Sha256::new(), sha2::Sha256::new());
+    let (mut got_up, mut got_down) = (0usize, 0usize);
+    while got_up < total || got_down < total {
+        if up < total {
+            up += pair
+                .client
+                .channel_send(c, &data[up..(up + 50_000).min(total)])
+                .unwrap();
+        }
+        if down < total {
+            down += pair
+                .server
+                .channel_send(s, &data[down..(down + 70_000).min(total)])
+                .unwrap();
+        }
+        pair.run();
+        let chunk = read_all(&mut pair.server, s, false);
+        got_up += chunk.len();
+        at_server.update(&chunk);
+        let chunk = read_all(&mut pair.client, c, false);
+        got_down += chunk.len();
+        at_client.update(&chunk);
+        pair.run();
+        pair.assert_ok();
+    }
+    let expected = sha2::Sha256::digest(&data);
+    assert_eq!(at_server.finalize(), expected);
+    assert_eq!(at_client.finalize(), expected);
+    // 16 MiB through 256 KiB keys: dozens of rekeys, started by both.
+    assert!(
+        pair.client.key_exchanges() > 30,
+        "{}",
+        pair.client.key_exchanges()
+    );
+    assert_eq!(pair.client.key_exchanges(), pair.server.key_exchanges());
+}
