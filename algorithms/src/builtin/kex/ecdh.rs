@@ -13,10 +13,10 @@
 //! ```
 //!
 //! and differ only in what Q_C, Q_S and K are. That difference is a
-//! [`KemMethod`]: every one of them is a key encapsulation seen from the
+//! `KemMethod`: every one of them is a key encapsulation seen from the
 //! wire (the client publishes a key, the server answers with a value only
-//! the client can turn into K), so one state machine, [`start`], serves
-//! them all.
+//! the client can turn into K), so one state machine (`start`) serves them
+//! all.
 
 use crate::hash::{SHA256, SHA384, SHA512};
 use crate::kex::HostKeySigner;
