@@ -28,8 +28,8 @@
 //!   echoed through `cat`.
 //! - [`ssh_pty_shell`]: `ssh -tt` with a shell reading piped input.
 //! - [`ssh_setenv`]: `SetEnv`, one variable accepted and one refused.
-//! - [`ssh_local_forwarding`]: `-L`; ignored until the blocking server
-//!   supports forwarding.
+//! - [`ssh_local_forwarding`] and [`ssh_remote_forwarding`]: `-L` and `-R`
+//!   through the sekura server to a local echo listener.
 //!
 //! Window changes are not tested against ssh: ssh sends them on SIGWINCH
 //! for a terminal on its stdin, which these tests do not have.
@@ -609,6 +609,14 @@ const SERVER_USER: &str = "alice";
 const SERVER_PASSWORD: &str = "correct horse battery staple";
 
 impl ServerHandler for TestHandler {
+    fn allow_direct_tcpip(&self, _user: &str, host: &str, _port: u32) -> bool {
+        host == "127.0.0.1"
+    }
+
+    fn allow_tcpip_forward(&self, _user: &str, address: &str, _port: u32) -> bool {
+        address == "127.0.0.1" || address == "localhost"
+    }
+
     fn check_password(&self, user: &str, password: &str) -> AuthResult {
         if user == SERVER_USER && password == SERVER_PASSWORD {
             AuthResult::Accept
@@ -1000,7 +1008,6 @@ fn ssh_setenv() {
 /// `ssh -L`: bytes sent to the local port reach a TCP echo server through
 /// the sekura server and come back.
 #[test]
-#[ignore = "needs forwarding support in blocking::Server (it refuses direct-tcpip channels)"]
 fn ssh_local_forwarding() {
     let Some(fx) = ServerFixture::start("ssh_local_forwarding", &[("ed25519", None)]) else {
         return;
@@ -1043,6 +1050,62 @@ fn ssh_local_forwarding() {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => panic!("ssh never listened on {local}: {e}"),
+        }
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(b"through the tunnel").unwrap();
+    let mut back = [0u8; 18];
+    stream.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"through the tunnel");
+}
+
+/// `ssh -R`: the sekura server listens, and bytes sent to its port reach a
+/// TCP echo server on the client side through ssh, and come back.
+#[test]
+fn ssh_remote_forwarding() {
+    let Some(fx) = ServerFixture::start("ssh_remote_forwarding", &[("ed25519", None)]) else {
+        return;
+    };
+    // The forwarding's target: echoes one connection.
+    let echo = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = echo.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = echo.accept() {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let local = support::free_port().unwrap();
+    let mut cmd = fx.ssh_key(
+        "ed25519",
+        &[
+            "-N",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-R",
+            &format!("127.0.0.1:{local}:127.0.0.1:{target}"),
+        ],
+    );
+    cmd.arg(destination())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _ssh = support::KillOnDrop::new(cmd.spawn().unwrap(), "ssh -R");
+    let deadline = Instant::now() + SSH_LIMIT;
+    let mut stream = loop {
+        match TcpStream::connect(("127.0.0.1", local)) {
+            Ok(stream) => break stream,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the sekura server never listened on {local}: {e}"),
         }
     };
     stream

@@ -35,7 +35,7 @@ pub use server::{AuthResult, Pty, Server, ServerHandler, SessionRequest};
 use crate::transport::auth::{AuthEvent, Credential};
 use crate::transport::{ChannelEvent, ChannelId, Config, Connection, Error, Event, HostKey};
 use sekura_algorithms::SigningKey;
-use sekura_proto::msg::ChannelRequestKind;
+use sekura_proto::msg::{ChannelKind, ChannelRequestKind};
 use sekura_proto::numbers::{ChannelOpenFailureReason, DisconnectReason};
 use sekura_transport::channel::ReceivedMessage;
 use std::collections::{HashMap, VecDeque};
@@ -119,6 +119,8 @@ pub(crate) struct State {
     pub(crate) channels: HashMap<ChannelId, ChannelState>,
     /// Channels the peer asked to open.
     pub(crate) offered: VecDeque<(ChannelId, ReceivedMessage)>,
+    /// Global requests of the peer (server role: tcpip-forward, ...).
+    pub(crate) global_requests: VecDeque<(bool, ReceivedMessage)>,
     /// The reader thread saw the end of the stream.
     eof: bool,
 }
@@ -216,6 +218,19 @@ impl State {
             }
             ChannelEvent::Closed { channel } => {
                 self.channels.entry(channel).or_default().closed = true;
+            }
+            ChannelEvent::GlobalRequest {
+                want_reply,
+                request,
+            } => {
+                if self.conn.role() == sekura_algorithms::Role::Client {
+                    // Nothing to offer a server: refuse.
+                    if want_reply {
+                        let _ = self.conn.global_request_reply(false, &[]);
+                    }
+                } else {
+                    self.global_requests.push_back((want_reply, request));
+                }
             }
             // Readable, Writable and EOF are read off the connection itself
             // by whoever waits for them.
@@ -407,6 +422,7 @@ impl Session {
             auth: VecDeque::new(),
             channels: HashMap::new(),
             offered: VecDeque::new(),
+            global_requests: VecDeque::new(),
             eof: false,
         };
         state.sync();
@@ -489,39 +505,24 @@ impl Session {
 
     /// Opens a `session` channel (for a shell, a command or a subsystem).
     pub fn open_session(&self) -> io::Result<Channel> {
-        let id = self
-            .shared
-            .with(|st| st.conn.open_session().inspect(|&id| st.fresh_channel(id)))?;
-        self.finish_open(id)
+        self.open_channel(&ChannelKind::Session)
     }
 
     /// Opens a `direct-tcpip` channel: the server connects to `host:port`
     /// for us (`ssh -L`). The channel then carries that connection's bytes.
     pub fn open_direct_tcpip(&self, host: &str, port: u32) -> io::Result<Channel> {
-        let id = self.shared.with(|st| {
-            st.conn
-                .open_direct_tcpip(host, port, "127.0.0.1", 0)
-                .inspect(|&id| st.fresh_channel(id))
-        })?;
-        self.finish_open(id)
+        self.open_channel(&ChannelKind::DirectTcpip {
+            host,
+            port,
+            originator_address: "127.0.0.1",
+            originator_port: 0,
+        })
     }
 
-    fn finish_open(&self, id: ChannelId) -> io::Result<Channel> {
-        self.shared.wait(None, |st| {
-            let state = st.channels.entry(id).or_default();
-            match state.opened.take() {
-                Some(Ok(())) => Some(Ok(())),
-                Some(Err((reason, description))) => {
-                    st.channels.remove(&id);
-                    Some(Err(io::Error::new(
-                        io::ErrorKind::ConnectionRefused,
-                        format!("channel refused ({reason:?}): {description}"),
-                    )))
-                }
-                None => None,
-            }
-        })?;
-        Ok(Channel::new(self.shared.clone(), id))
+    /// Opens a channel of any kind (a server opens `forwarded-tcpip`
+    /// channels this way for `ssh -R`).
+    pub fn open_channel(&self, kind: &ChannelKind<'_>) -> io::Result<Channel> {
+        open_channel(&self.shared, kind)
     }
 
     /// Starts a key re-exchange now.
@@ -587,6 +588,30 @@ impl Drop for Session {
             self.shutdown();
         }
     }
+}
+
+/// Opens a channel and waits for the peer's answer.
+pub(crate) fn open_channel(shared: &Arc<Shared>, kind: &ChannelKind<'_>) -> io::Result<Channel> {
+    let id = shared.with(|st| {
+        st.conn
+            .open_channel(kind)
+            .inspect(|&id| st.fresh_channel(id))
+    })?;
+    shared.wait(None, |st| {
+        let state = st.channels.entry(id).or_default();
+        match state.opened.take() {
+            Some(Ok(())) => Some(Ok(())),
+            Some(Err((reason, description))) => {
+                st.channels.remove(&id);
+                Some(Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("channel refused ({reason:?}): {description}"),
+                )))
+            }
+            None => None,
+        }
+    })?;
+    Ok(Channel::new(shared.clone(), id))
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {

@@ -4,7 +4,7 @@
 use super::{Channel, Session, State};
 use crate::transport::auth::{AuthDecision, AuthEvent, RequestMethod};
 use crate::transport::{ChannelId, Config, Connection};
-use sekura_proto::msg::{ChannelKind, ChannelRequestKind};
+use sekura_proto::msg::{ChannelKind, ChannelRequestKind, GlobalRequestKind};
 use sekura_proto::numbers::ChannelOpenFailureReason;
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -79,6 +79,19 @@ pub trait ServerHandler: Send + Sync + 'static {
         false
     }
 
+    /// Whether a client may have the server connect to `host:port` for it
+    /// (`ssh -L`, a `direct-tcpip` channel). Refused by default.
+    fn allow_direct_tcpip(&self, _user: &str, _host: &str, _port: u32) -> bool {
+        false
+    }
+
+    /// Whether a client may have the server listen on `address:port` and
+    /// forward connections back (`ssh -R`, `tcpip-forward`). Refused by
+    /// default.
+    fn allow_tcpip_forward(&self, _user: &str, _address: &str, _port: u32) -> bool {
+        false
+    }
+
     /// Runs a session on its own thread: read the client's input from
     /// `channel`, write output to it (and to `write_stderr`), and return
     /// the exit status. The channel is closed afterwards.
@@ -132,7 +145,8 @@ impl Server {
 /// Work taken out of the session state for the handler.
 enum Work {
     Auth(crate::transport::auth::AuthRequest),
-    Open(ChannelId, bool),
+    Open(ChannelId, sekura_transport::channel::ReceivedMessage),
+    Global(bool, sekura_transport::channel::ReceivedMessage),
     Request(ChannelId, bool, sekura_transport::channel::ReceivedMessage),
 }
 
@@ -143,8 +157,10 @@ fn next_work(st: &mut State) -> Option<Work> {
         }
     }
     if let Some((id, request)) = st.offered.pop_front() {
-        let session = matches!(request.channel_kind(), Some(ChannelKind::Session));
-        return Some(Work::Open(id, session));
+        return Some(Work::Open(id, request));
+    }
+    if let Some((want_reply, request)) = st.global_requests.pop_front() {
+        return Some(Work::Global(want_reply, request));
     }
     for (id, state) in &mut st.channels {
         if let Some((want_reply, request)) = state.requests.pop_front() {
@@ -205,18 +221,80 @@ fn serve_connection(
                 };
                 session.shared.with(|st| st.conn.auth_reply(decision))?;
             }
-            Work::Open(id, is_session) => {
-                session.shared.with(|st| {
-                    if is_session {
-                        st.conn.accept_channel(id)
-                    } else {
-                        st.conn.reject_channel(
-                            id,
-                            ChannelOpenFailureReason::AdministrativelyProhibited,
-                            "only sessions",
-                        )
+            Work::Open(id, request) => {
+                let user = session
+                    .shared
+                    .lock()
+                    .conn
+                    .authenticated_user()
+                    .unwrap_or_default()
+                    .to_string();
+                match request.channel_kind() {
+                    Some(ChannelKind::Session) => {
+                        session.shared.with(|st| st.conn.accept_channel(id))?;
                     }
-                })?;
+                    Some(ChannelKind::DirectTcpip { host, port, .. })
+                        if handler.allow_direct_tcpip(&user, host, port) =>
+                    {
+                        match TcpStream::connect((host, u16::try_from(port).unwrap_or(0))) {
+                            Ok(stream) => {
+                                session.shared.with(|st| st.conn.accept_channel(id))?;
+                                splice(Channel::new(session.shared.clone(), id), stream);
+                            }
+                            Err(e) => {
+                                let why = format!("cannot connect to {host}:{port}: {e}");
+                                session.shared.with(|st| {
+                                    st.conn.reject_channel(
+                                        id,
+                                        ChannelOpenFailureReason::ConnectFailed,
+                                        &why,
+                                    )
+                                })?;
+                            }
+                        }
+                    }
+                    _ => {
+                        session.shared.with(|st| {
+                            st.conn.reject_channel(
+                                id,
+                                ChannelOpenFailureReason::AdministrativelyProhibited,
+                                "not allowed",
+                            )
+                        })?;
+                    }
+                }
+            }
+            Work::Global(want_reply, request) => {
+                let user = session
+                    .shared
+                    .lock()
+                    .conn
+                    .authenticated_user()
+                    .unwrap_or_default()
+                    .to_string();
+                let reply = match request.global_request() {
+                    Some(GlobalRequestKind::TcpipForward { address, port })
+                        if handler.allow_tcpip_forward(&user, address, port) =>
+                    {
+                        forward_remote(&session.shared, address, port)
+                            .ok()
+                            .map(|bound| {
+                                // RFC 4254 §7.1: the port is sent back only when the client asked for 0.
+                                if port == 0 {
+                                    bound.to_be_bytes().to_vec()
+                                } else {
+                                    Vec::new()
+                                }
+                            })
+                    }
+                    _ => None,
+                };
+                if want_reply {
+                    session.shared.with(|st| match &reply {
+                        Some(data) => st.conn.global_request_reply(true, data),
+                        None => st.conn.global_request_reply(false, &[]),
+                    })?;
+                }
             }
             Work::Request(id, want_reply, request) => {
                 let Some(kind) = request.channel_request() else {
@@ -287,4 +365,70 @@ fn serve_connection(
         let _ = worker.join();
     }
     Ok(())
+}
+
+/// Copies bytes both ways between a channel and a TCP connection until
+/// both directions end, on two threads.
+fn splice(channel: Channel, stream: TcpStream) {
+    let (Ok(mut to_channel), Ok(mut from_stream)) = (channel.try_clone(), stream.try_clone())
+    else {
+        return;
+    };
+    let mut from_channel = channel;
+    let mut to_stream = stream;
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut from_channel, &mut to_stream);
+        let _ = to_stream.shutdown(Shutdown::Write);
+    });
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut from_stream, &mut to_channel);
+        let _ = to_channel.shutdown(Shutdown::Write);
+    });
+}
+
+/// `tcpip-forward`: listens on `address:port` and forwards each connection
+/// to the client in a `forwarded-tcpip` channel. Returns the bound port.
+/// The listener lives as long as the session.
+fn forward_remote(shared: &Arc<super::Shared>, address: &str, port: u32) -> io::Result<u32> {
+    let bind = match address {
+        "" | "0.0.0.0" | "*" => "0.0.0.0",
+        "localhost" => "127.0.0.1",
+        other => other,
+    };
+    let listener = TcpListener::bind((bind, u16::try_from(port).unwrap_or(0)))?;
+    let bound = u32::from(listener.local_addr()?.port());
+    let address = address.to_string();
+    let shared = Arc::downgrade(shared);
+    // Polled, so the thread notices when the session is gone.
+    listener.set_nonblocking(true)?;
+    std::thread::spawn(move || {
+        loop {
+            let Some(shared) = shared.upgrade().filter(|s| !s.lock().is_over()) else {
+                return;
+            };
+            let stream = match listener.accept() {
+                Ok((stream, _)) if stream.set_nonblocking(false).is_ok() => stream,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    drop(shared);
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(_) => return,
+            };
+            let peer = stream.peer_addr().ok();
+            let kind = ChannelKind::ForwardedTcpip {
+                connected_address: &address,
+                connected_port: bound,
+                originator_address: &peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+                originator_port: peer.map_or(0, |p| u32::from(p.port())),
+            };
+            match super::open_channel(&shared, &kind) {
+                Ok(channel) => splice(channel, stream),
+                Err(_) if shared.lock().is_over() => return,
+                Err(_) => {}
+            }
+        }
+    });
+    Ok(bound)
 }
