@@ -1005,11 +1005,10 @@ fn ssh_setenv() {
     assert_eq!(env.keys().collect::<Vec<_>>(), ["FOO"]);
 }
 
-/// `ssh -L`: bytes sent to the local port reach a TCP echo server through
-/// the sekura server and come back.
-#[test]
-fn ssh_local_forwarding() {
-    let Some(fx) = ServerFixture::start("ssh_local_forwarding", &[("ed25519", None)]) else {
+/// Forwards a port with ssh's `flag` (`-L` or `-R`) through the sekura
+/// server to a TCP echo server, and checks bytes come back through it.
+fn forwarding_roundtrip(test: &str, flag: &str) {
+    let Some(fx) = ServerFixture::start(test, &[("ed25519", None)]) else {
         return;
     };
     // The forwarding's target: echoes one connection.
@@ -1032,7 +1031,7 @@ fn ssh_local_forwarding() {
             "-N",
             "-o",
             "ExitOnForwardFailure=yes",
-            "-L",
+            flag,
             &format!("127.0.0.1:{local}:127.0.0.1:{target}"),
         ],
     );
@@ -1040,7 +1039,7 @@ fn ssh_local_forwarding() {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let _ssh = support::KillOnDrop::new(cmd.spawn().unwrap(), "ssh -L");
+    let _ssh = support::KillOnDrop::new(cmd.spawn().unwrap(), "ssh forwarding");
     let deadline = Instant::now() + SSH_LIMIT;
     let mut stream = loop {
         match TcpStream::connect(("127.0.0.1", local)) {
@@ -1049,7 +1048,7 @@ fn ssh_local_forwarding() {
                 let _ = e;
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(e) => panic!("ssh never listened on {local}: {e}"),
+            Err(e) => panic!("nobody listened on {local}: {e}"),
         }
     };
     stream
@@ -1061,58 +1060,17 @@ fn ssh_local_forwarding() {
     assert_eq!(&back, b"through the tunnel");
 }
 
+/// `ssh -L`: bytes sent to ssh's local port reach a TCP echo server through
+/// the sekura server (a `direct-tcpip` channel) and come back.
+#[test]
+fn ssh_local_forwarding() {
+    forwarding_roundtrip("ssh_local_forwarding", "-L");
+}
+
 /// `ssh -R`: the sekura server listens, and bytes sent to its port reach a
-/// TCP echo server on the client side through ssh, and come back.
+/// TCP echo server on ssh's side (a `forwarded-tcpip` channel) and come
+/// back.
 #[test]
 fn ssh_remote_forwarding() {
-    let Some(fx) = ServerFixture::start("ssh_remote_forwarding", &[("ed25519", None)]) else {
-        return;
-    };
-    // The forwarding's target: echoes one connection.
-    let echo = TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = echo.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        if let Ok((mut stream, _)) = echo.accept() {
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 || stream.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let local = support::free_port().unwrap();
-    let mut cmd = fx.ssh_key(
-        "ed25519",
-        &[
-            "-N",
-            "-o",
-            "ExitOnForwardFailure=yes",
-            "-R",
-            &format!("127.0.0.1:{local}:127.0.0.1:{target}"),
-        ],
-    );
-    cmd.arg(destination())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let _ssh = support::KillOnDrop::new(cmd.spawn().unwrap(), "ssh -R");
-    let deadline = Instant::now() + SSH_LIMIT;
-    let mut stream = loop {
-        match TcpStream::connect(("127.0.0.1", local)) {
-            Ok(stream) => break stream,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => panic!("the sekura server never listened on {local}: {e}"),
-        }
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(b"through the tunnel").unwrap();
-    let mut back = [0u8; 18];
-    stream.read_exact(&mut back).unwrap();
-    assert_eq!(&back, b"through the tunnel");
+    forwarding_roundtrip("ssh_remote_forwarding", "-R");
 }

@@ -106,48 +106,7 @@ impl Pair {
 
     /// Moves bytes and events until neither side has anything to say.
     pub fn run(&mut self) {
-        loop {
-            let mut progressed = false;
-            let mut buf = Vec::new();
-            if self.client.poll_transmit(&mut buf) {
-                progressed = true;
-                if let Some(tap) = &mut self.tap {
-                    tap(Direction::ToServer, &mut buf);
-                }
-                self.moved.0 += buf.len();
-                if let Err(e) = self.server.handle_input(&buf) {
-                    self.server_error.get_or_insert(e);
-                }
-            }
-            let mut buf = Vec::new();
-            if self.server.poll_transmit(&mut buf) {
-                progressed = true;
-                if let Some(tap) = &mut self.tap {
-                    tap(Direction::ToClient, &mut buf);
-                }
-                self.moved.1 += buf.len();
-                if let Err(e) = self.client.handle_input(&buf) {
-                    self.client_error.get_or_insert(e);
-                }
-            }
-            while let Some(event) = self.client.poll_event() {
-                progressed = true;
-                if matches!(event, Event::HostKey(_))
-                    && self.accept_host_keys
-                    && let Err(e) = self.client.accept_host_key()
-                {
-                    self.client_error.get_or_insert(e);
-                }
-                self.client_events.push(event);
-            }
-            while let Some(event) = self.server.poll_event() {
-                progressed = true;
-                self.server_events.push(event);
-            }
-            if !progressed {
-                break;
-            }
-        }
+        self.run_with(|_, _| {}, |_, _| {});
     }
 
     /// Logs the client in with a password the server's test policy accepts
