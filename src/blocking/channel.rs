@@ -5,7 +5,13 @@ use crate::transport::ChannelId;
 use sekura_proto::msg::{ChannelRequestKind, TerminalModes};
 use std::io::{self, BufRead, Read, Write};
 use std::net::Shutdown;
+#[cfg(unix)]
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+#[cfg(unix)]
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How a remote command ended by a signal (`exit-signal`, RFC 4254 §6.10).
@@ -25,6 +31,47 @@ pub struct ExitSignal {
 ///
 /// Channels are `Send`: each may live in its own thread, and waiting on one
 /// never blocks another. Dropping a channel closes it.
+///
+/// # Polling (unix)
+///
+/// A channel is also a file descriptor ([`AsFd`], [`AsRawFd`]), as
+/// paramiko's `fileno()` was: hand it to `poll(2)`, `select(2)`, epoll,
+/// `mio::unix::SourceFd` or `tokio::io::unix::AsyncFd` to wait on many
+/// channels (and sockets) at once. It is readable exactly when a read of
+/// the channel would not block: data is waiting on stdout or stderr, the
+/// peer sent EOF or closed the channel, or the session is over. Readiness
+/// is level-triggered and clears when a read takes the last waiting byte.
+/// The descriptor is made on the first call (channels never polled pay
+/// nothing), is shared by the handles of [`try_clone`](Self::try_clone),
+/// lives as long as they do, and is non-blocking. It only signals: never
+/// read from it or change its flags; read the channel itself.
+///
+/// ```no_run
+/// use std::io::Read;
+/// use std::os::fd::{AsRawFd, RawFd};
+///
+/// /// Stands for poll(2) with POLLIN, select(2), epoll, mio...: the
+/// /// indices of the descriptors that are readable.
+/// fn wait_readable(fds: &[RawFd]) -> Vec<usize> {
+///     # let _ = fds;
+///     unimplemented!()
+/// }
+///
+/// # fn demo(mut channels: Vec<sekura::blocking::Channel>) -> std::io::Result<()> {
+/// while !channels.is_empty() {
+///     let fds: Vec<RawFd> = channels.iter().map(|c| c.as_raw_fd()).collect();
+///     for i in wait_readable(&fds).into_iter().rev() {
+///         // Ready: this read returns at once, with data or 0 at the end.
+///         let mut buf = [0u8; 4096];
+///         let n = channels[i].read(&mut buf)?;
+///         if n == 0 {
+///             // Stdout is over (a channel's stderr would be read too).
+///             channels.remove(i);
+///         }
+///     }
+/// }
+/// # Ok(()) }
+/// /// ```
 pub struct Channel {
     shared: Arc<Shared>,
     id: ChannelId,
@@ -32,7 +79,15 @@ pub struct Channel {
     write_timeout: Option<Duration>,
     /// Shared by the handles of one channel ([`Channel::try_clone`]): the
     /// last one dropped closes it.
-    handles: Arc<()>,
+    handles: Arc<Handles>,
+}
+
+/// What the handles of one channel share.
+#[derive(Debug, Default)]
+struct Handles {
+    /// The descriptor for polling, made on the first `as_fd`.
+    #[cfg(unix)]
+    fd: OnceLock<UnixStream>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -50,7 +105,7 @@ impl Channel {
             id,
             read_timeout: None,
             write_timeout: None,
-            handles: Arc::new(()),
+            handles: Arc::new(Handles::default()),
         }
     }
 
@@ -284,6 +339,30 @@ impl Channel {
         })
     }
 
+    /// The descriptor for polling (see [Polling](Self#polling-unix)),
+    /// made on the first call. [`AsFd::as_fd`] is the same but panics
+    /// when the descriptor cannot be made (out of file descriptors).
+    #[cfg(unix)]
+    pub fn poll_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        if self.handles.fd.get().is_none() {
+            let id = self.id;
+            let mut state = self.shared.lock();
+            // Under the session's mutex: one handle makes it, and no state
+            // change can slip between computing its readiness and the
+            // session signalling it.
+            if self.handles.fd.get().is_none() {
+                let fd = state.poll_channel(id)?;
+                // Cannot be taken: every setter holds the session's mutex.
+                let _ = self.handles.fd.set(fd);
+            }
+        }
+        self.handles
+            .fd
+            .get()
+            .map(AsFd::as_fd)
+            .ok_or_else(|| io::Error::other("the channel's descriptor was not made"))
+    }
+
     /// A buffered reader over the channel whose lines end at `\n`, `\r\n`
     /// or a lone `\r` (the seed's `makefile` with universal newlines).
     #[must_use]
@@ -295,8 +374,41 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         if Arc::strong_count(&self.handles) == 1 {
+            #[cfg(unix)]
+            if self.handles.fd.get().is_some() {
+                let id = self.id;
+                self.shared.lock().unpoll(id);
+            }
             let _ = self.close();
         }
+    }
+}
+
+#[cfg(unix)]
+impl AsFd for Channel {
+    /// The descriptor for polling: see [Polling](Channel#polling-unix).
+    ///
+    /// # Panics
+    ///
+    /// When the descriptor cannot be made (the process is out of file
+    /// descriptors); [`Channel::poll_fd`] reports that as an error instead.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self.poll_fd() {
+            Ok(fd) => fd,
+            Err(e) => panic!("cannot make the channel's descriptor: {e}"),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl AsRawFd for Channel {
+    /// The descriptor for polling: see [Polling](Channel#polling-unix).
+    ///
+    /// # Panics
+    ///
+    /// As [`AsFd::as_fd`].
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 
@@ -343,6 +455,9 @@ fn read_stream(
                 let closed = st.channels.get(&id).is_some_and(|c| c.closed);
                 if pending == 0 && (st.conn.channel_eof_received(id) || closed) {
                     Some(Ok(0))
+                } else if st.is_over() {
+                    // Nothing more will come (also for non-blocking reads).
+                    Some(Err(st.ended_error()))
                 } else if nonblocking {
                     Some(Err(io::Error::from(io::ErrorKind::WouldBlock)))
                 } else {

@@ -27,6 +27,8 @@
 //! ```
 
 mod channel;
+#[cfg(unix)]
+mod poll;
 mod server;
 
 pub use channel::{Channel, ExitSignal, Stderr};
@@ -123,6 +125,9 @@ pub(crate) struct State {
     pub(crate) global_requests: VecDeque<(bool, ReceivedMessage)>,
     /// The reader thread saw the end of the stream.
     eof: bool,
+    /// The channels whose descriptor was asked for (`Channel::as_fd`).
+    #[cfg(unix)]
+    polled: HashMap<ChannelId, poll::Signal>,
 }
 
 impl State {
@@ -133,6 +138,48 @@ impl State {
             self.absorb(event);
         }
         let _ = self.conn.poll_transmit(&mut self.out);
+        self.signal_polled();
+    }
+
+    /// Makes each polled channel's descriptor readable iff a read of the
+    /// channel would not block. Runs after every change of the state, under
+    /// the session's mutex, so readiness never lags a change that a reader
+    /// could observe.
+    pub(crate) fn signal_polled(&mut self) {
+        #[cfg(unix)]
+        {
+            let over = self.is_over();
+            for (&id, signal) in &mut self.polled {
+                signal.set(poll::readable(&self.conn, &self.channels, over, id));
+            }
+        }
+    }
+
+    /// The descriptor of channel `id` for polling: registers the channel
+    /// (its readiness already set) and returns the reading end.
+    #[cfg(unix)]
+    pub(crate) fn poll_channel(
+        &mut self,
+        id: ChannelId,
+    ) -> io::Result<std::os::unix::net::UnixStream> {
+        let (mut signal, fd) = poll::Signal::new()?;
+        signal.set(poll::readable(
+            &self.conn,
+            &self.channels,
+            self.is_over(),
+            id,
+        ));
+        self.polled.insert(id, signal);
+        Ok(fd)
+    }
+
+    /// Stops signalling channel `id` (its last handle is gone, or its
+    /// number is reused).
+    pub(crate) fn unpoll(&mut self, id: ChannelId) {
+        #[cfg(unix)]
+        self.polled.remove(&id);
+        #[cfg(not(unix))]
+        let _ = id;
     }
 
     fn absorb(&mut self, event: Event) {
@@ -175,6 +222,7 @@ impl State {
             ChannelEvent::OpenRequest { channel, request } => {
                 // A number may be reused: nothing of its last life remains.
                 self.channels.insert(channel, ChannelState::default());
+                self.unpoll(channel);
                 self.offered.push_back((channel, request));
             }
             ChannelEvent::Request {
@@ -241,6 +289,7 @@ impl State {
     /// Forgets what was known of an earlier channel with this number.
     fn fresh_channel(&mut self, id: ChannelId) {
         self.channels.insert(id, ChannelState::default());
+        self.unpoll(id);
     }
 
     /// The error to report once the session has ended.
@@ -424,6 +473,8 @@ impl Session {
             offered: VecDeque::new(),
             global_requests: VecDeque::new(),
             eof: false,
+            #[cfg(unix)]
+            polled: HashMap::new(),
         };
         state.sync();
         let shared = Arc::new(Shared {
@@ -668,6 +719,7 @@ fn writer_loop(shared: &Shared, mut writer: Box<dyn Write + Send>) {
                 state
                     .ended
                     .get_or_insert(Error::Closed(format!("write failed: {e}")));
+                state.signal_polled();
                 drop(state);
                 shared.changed.notify_all();
                 shared.close_stream();
