@@ -37,10 +37,17 @@ pub use sekura_negotiation as negotiation;
 pub use sekura_proto as proto;
 pub use sekura_transport as transport;
 
+#[cfg(all(feature = "std", unix))]
+pub mod agent;
 #[cfg(feature = "std")]
 pub mod blocking;
+#[cfg(feature = "std")]
+pub mod connect;
 pub mod known_hosts;
 
+/// `sekura::connect("user@host:port")`: see [`connect::Connect`] for the options.
+#[cfg(feature = "std")]
+pub use connect::connect;
 pub use sekura_algorithms::{Algorithm, CryptoRng, Role};
 pub use sekura_negotiation::{Negotiated, Preferences, negotiate};
 

@@ -212,6 +212,16 @@ fn serve_connection(
                     AuthResult::Accept if methods.iter().any(|m| m == offered) => {
                         AuthDecision::Accept
                     }
+                    // A query only asks whether the key would do: PK_OK,
+                    // and the partial success comes with the signed request.
+                    AuthResult::Partial
+                        if matches!(
+                            request.method,
+                            RequestMethod::PublicKey { signed: false, .. }
+                        ) =>
+                    {
+                        AuthDecision::Accept
+                    }
                     AuthResult::Partial => AuthDecision::PartialSuccess {
                         methods: methods.into_iter().filter(|m| m != offered).collect(),
                     },
