@@ -35,7 +35,7 @@ const PAYLOAD: usize = 32 * 1024;
 /// 32 KiB stay within this machine's 1 MiB per-core L2 cache.
 const OPEN_BATCH: u64 = 16;
 
-/// Short measurement so that the ~130 benchmarks finish in minutes.
+/// Short measurement so that the 83 benchmarks finish in minutes.
 fn config() -> Criterion {
     Criterion::default()
         .measurement_time(Duration::from_secs(1))
