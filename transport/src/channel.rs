@@ -396,14 +396,7 @@ impl Connection {
         data: &[u8],
         data_type: Option<u32>,
     ) -> Result<usize, Error> {
-        self.check_open()?;
-        let Some(ch) = self
-            .channels
-            .get_mut(channel.0)
-            .filter(|c| c.stage == Stage::Open)
-        else {
-            return Err(unknown(channel));
-        };
+        let ch = self.local_channel(channel)?;
         if ch.eof_sent || ch.close_sent {
             return Err(Error::Channel(alloc::format!(
                 "{channel}: already closed for sending"
@@ -543,14 +536,10 @@ impl Connection {
         request: &ChannelRequestKind<'_>,
         want_reply: bool,
     ) -> Result<(), Error> {
-        self.check_open()?;
-        let Some(ch) = self
-            .channels
-            .get_mut(channel.0)
-            .filter(|c| c.stage == Stage::Open && !c.close_sent)
-        else {
+        let ch = self.local_channel(channel)?;
+        if ch.close_sent {
             return Err(unknown(channel));
-        };
+        }
         if want_reply {
             ch.replies_expected += 1;
         }
@@ -600,14 +589,7 @@ impl Connection {
     /// Sends EOF: we will send no more data (the half-close of RFC 4254
     /// §5.3); reading goes on.
     pub fn channel_eof(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.check_open()?;
-        let Some(ch) = self
-            .channels
-            .get_mut(channel.0)
-            .filter(|c| c.stage == Stage::Open)
-        else {
-            return Err(unknown(channel));
-        };
+        let ch = self.local_channel(channel)?;
         if ch.eof_sent || ch.close_sent {
             return Ok(());
         }
@@ -622,14 +604,7 @@ impl Connection {
     /// Closes the channel. [`ChannelEvent::Closed`] follows when the peer
     /// has closed it too.
     pub fn channel_close(&mut self, channel: ChannelId) -> Result<(), Error> {
-        self.check_open()?;
-        let Some(ch) = self
-            .channels
-            .get_mut(channel.0)
-            .filter(|c| c.stage == Stage::Open)
-        else {
-            return Err(unknown(channel));
-        };
+        let ch = self.local_channel(channel)?;
         if ch.close_sent {
             return Ok(());
         }
@@ -719,6 +694,15 @@ impl Connection {
 
     fn channel_event(&mut self, event: ChannelEvent) {
         self.events.push_back(Event::Channel(event));
+    }
+
+    /// Looks up an open channel for a command of the application.
+    fn local_channel(&mut self, channel: ChannelId) -> Result<&mut Channel, Error> {
+        self.check_open()?;
+        self.channels
+            .get_mut(channel.0)
+            .filter(|c| c.stage == Stage::Open)
+            .ok_or_else(|| unknown(channel))
     }
 
     /// Looks up the channel a message names, which must be open.
