@@ -398,6 +398,8 @@ impl Shared {
 pub struct Session {
     pub(crate) shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    /// Whether the stream can be shut down to wake the reader thread.
+    can_close_stream: bool,
 }
 
 /// The default timeout for the version and key exchange of
@@ -477,6 +479,7 @@ impl Session {
             polled: HashMap::new(),
         };
         state.sync();
+        let can_close_stream = closer.is_some();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             changed: Condvar::new(),
@@ -492,7 +495,11 @@ impl Session {
                 move || writer_loop(&shared, writer)
             }),
         ];
-        Session { shared, threads }
+        Session {
+            shared,
+            threads,
+            can_close_stream,
+        }
     }
 
     // ----- authentication (client) -----
@@ -616,8 +623,13 @@ impl Session {
             let _ = writer.join();
         }
         self.shared.close_stream();
+        // The reader is blocked in `read` until the stream ends: with a way
+        // to shut the stream down it ends now; without one (a stream given
+        // as bare halves) it is left to end with the stream, not waited on.
         for thread in self.threads.drain(..) {
-            let _ = thread.join();
+            if self.can_close_stream {
+                let _ = thread.join();
+            }
         }
     }
 }
