@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
-use sekura_algorithms::SigningKey;
+use sekura_algorithms::{SignatureAlgorithm, SigningKey};
 use sekura_negotiation::Preferences;
 
 /// The settings of a connection. Shared (in an [`Arc`]) by every connection
@@ -71,6 +71,10 @@ pub struct Config {
     pub channel_max_packet: u32,
     /// The most channels open at once on one connection.
     pub max_channels: usize,
+    /// Server role: the signature algorithms accepted for user keys, by name
+    /// (OpenSSH's PubkeyAcceptedAlgorithms); `None`: see
+    /// [`user_key_algorithms`](Self::user_key_algorithms).
+    pub pubkey_accepted_algorithms: Option<Vec<String>>,
     /// Client role: whether an RSA key may sign with SHA-1 (`ssh-rsa`) when
     /// the server does not announce rsa-sha2-256/512 in `server-sig-algs`.
     pub allow_ssh_rsa_sha1: bool,
@@ -98,6 +102,7 @@ impl Default for Config {
             channel_max_packet: 32 * 1024,
             max_channels: 256,
             allow_ssh_rsa_sha1: false,
+            pubkey_accepted_algorithms: None,
         }
     }
 }
@@ -119,6 +124,29 @@ impl Config {
         self.host_keys
             .iter()
             .find(|k| k.signature_algorithms().contains(&algorithm))
+    }
+
+    /// The signature algorithms a server accepts for user keys (OpenSSH's
+    /// PubkeyAcceptedAlgorithms), in the order EXT_INFO's `server-sig-algs`
+    /// announces them: [`pubkey_accepted_algorithms`](Self::pubkey_accepted_algorithms)
+    /// when set, else the enabled host key algorithms, then sekura's modern
+    /// defaults. User keys and host keys are separate matters: a server
+    /// with only an ECDSA host key still accepts Ed25519 users. Legacy
+    /// algorithms (ssh-rsa, ssh-dss) are accepted only when enabled.
+    #[must_use]
+    pub fn user_key_algorithms(&self) -> Vec<&'static dyn SignatureAlgorithm> {
+        if let Some(names) = &self.pubkey_accepted_algorithms {
+            let known = self.preferences.host_key.known();
+            return names.iter().filter_map(|name| known.get(name)).collect();
+        }
+        let mut algorithms: Vec<&'static dyn SignatureAlgorithm> =
+            self.preferences.host_key.enabled().iter().collect();
+        for &alg in sekura_algorithms::builtin::DEFAULT_HOST_KEY {
+            if !algorithms.iter().any(|a| a.name() == alg.name()) {
+                algorithms.push(alg);
+            }
+        }
+        algorithms
     }
 
     /// Every signature algorithm our host keys can sign with.

@@ -130,11 +130,11 @@ pub struct Connection {
     /// handled.
     pub(crate) next_opener: Option<Box<dyn PacketOpener>>,
     /// Compression of our payloads, once on (RFC 4253 §6.2).
-    pub(crate) compressor: Option<ActiveCompression<Box<dyn Compressor>>>,
+    pub(crate) compressor: Option<Box<dyn Compressor>>,
     /// Decompression of the peer's payloads, once on.
-    pub(crate) decompressor: Option<ActiveCompression<Box<dyn Decompressor>>>,
+    pub(crate) decompressor: Option<Box<dyn Decompressor>>,
     /// A decompressor to switch on with the next opener.
-    pub(crate) next_decompressor: Option<Option<ActiveCompression<Box<dyn Decompressor>>>>,
+    pub(crate) next_decompressor: Option<Option<Box<dyn Decompressor>>>,
     /// Delayed compression (`zlib@openssh.com`) waiting for user
     /// authentication: (ours, the peer's).
     pub(crate) delayed_compression: (
@@ -441,15 +441,15 @@ impl Connection {
         if !self.queued.is_empty() {
             self.compression_after_queue = true;
             if let Some(method) = self.delayed_compression.1.take() {
-                self.decompressor = switch_compression(None, method, |c| c.new_decompressor());
+                self.decompressor = method.new_decompressor();
             }
             return;
         }
         if let Some(method) = self.delayed_compression.0.take() {
-            self.compressor = switch_compression(None, method, |c| c.new_compressor());
+            self.compressor = method.new_compressor();
         }
         if let Some(method) = self.delayed_compression.1.take() {
-            self.decompressor = switch_compression(None, method, |c| c.new_decompressor());
+            self.decompressor = method.new_decompressor();
         }
     }
 
@@ -599,7 +599,7 @@ impl Connection {
         let start = self.sender.start(&mut self.tx);
         match &mut self.compressor {
             Some(active) => {
-                if let Err(e) = active.state.compress(payload, &mut self.tx) {
+                if let Err(e) = active.compress(payload, &mut self.tx) {
                     // Compressing our own data cannot meet hostile input;
                     // a failure is a bug in the compressor: stop sending.
                     tracing::error!(%e, "compression failed");
@@ -663,7 +663,6 @@ impl Connection {
                     let mut scratch = core::mem::take(&mut self.rx_scratch);
                     scratch.clear();
                     let result = active
-                        .state
                         .decompress(packet.payload, &mut scratch, MAX_PACKET_LEN)
                         .map_err(Error::Compression)
                         .and_then(|()| self.dispatch(packet.sequence, &scratch));
@@ -1069,12 +1068,13 @@ impl Connection {
             self.sender.reset_sequence();
         }
         if let Some(negotiated) = &run.negotiated {
+            // Every NEWKEYS starts a fresh stream, as OpenSSH and Dropbear
+            // do (their compression state does not span key exchanges).
             let ours = negotiated.compression(self.our_direction());
-            if ours.delayed() && self.kex_count == 0 {
+            if ours.delayed() && !self.is_authenticated() {
                 self.delayed_compression.0 = Some(ours);
             } else {
-                self.compressor =
-                    switch_compression(self.compressor.take(), ours, |c| c.new_compressor());
+                self.compressor = ours.new_compressor();
             }
         }
         if let Some((tx_bytes, _)) = run.limits {
@@ -1100,7 +1100,8 @@ impl Connection {
     }
 
     fn send_ext_info(&mut self) {
-        let names: Vec<&str> = self.config.preferences.host_key.enabled().names().collect();
+        let accepted = self.config.user_key_algorithms();
+        let names: Vec<&str> = accepted.iter().map(|a| a.name()).collect();
         let Ok(list) = NameList::from_names(names) else {
             return;
         };
@@ -1115,6 +1116,7 @@ impl Connection {
     fn on_newkeys(&mut self, payload: &[u8]) -> Result<(), Error> {
         NewKeys::decode(payload)?;
         let their_direction = self.our_direction().reverse();
+        let authenticated = self.is_authenticated();
         let Some(run) = self
             .kex
             .as_mut()
@@ -1126,13 +1128,10 @@ impl Connection {
         self.next_opener = run.opener.take();
         if let Some(negotiated) = &run.negotiated {
             let theirs = negotiated.compression(their_direction);
-            if theirs.delayed() && self.kex_count == 0 {
+            if theirs.delayed() && !authenticated {
                 self.delayed_compression.1 = Some(theirs);
             } else {
-                let current = self.decompressor.take();
-                self.next_decompressor = Some(switch_compression(current, theirs, |c| {
-                    c.new_decompressor()
-                }));
+                self.next_decompressor = Some(theirs.new_decompressor());
             }
         }
         if let Some((_, rx_bytes)) = run.limits {
@@ -1199,26 +1198,6 @@ fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    }
-}
-
-/// A compression stream in use, with the method it belongs to.
-pub(crate) struct ActiveCompression<S> {
-    method: &'static dyn Compression,
-    state: S,
-}
-
-/// The compression state after a NEWKEYS: the running stream is kept when
-/// the method stays the same (its dictionary spans rekeys, as in OpenSSH),
-/// a new one started otherwise, none for the `none` method.
-fn switch_compression<S>(
-    current: Option<ActiveCompression<S>>,
-    method: &'static dyn Compression,
-    make: impl FnOnce(&dyn Compression) -> Option<S>,
-) -> Option<ActiveCompression<S>> {
-    match current {
-        Some(active) if active.method.name() == method.name() => Some(active),
-        _ => make(method).map(|state| ActiveCompression { method, state }),
     }
 }
 

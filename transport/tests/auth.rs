@@ -309,10 +309,7 @@ fn publickey_with_each_key_type_queries_then_signs() {
 #[test]
 fn rsa_signs_with_sha2_256_when_the_server_lists_only_that() {
     let mut server = Config::default();
-    server
-        .preferences
-        .set_host_key_algorithms("ssh-ed25519,rsa-sha2-256")
-        .unwrap();
+    server.pubkey_accepted_algorithms = Some(vec!["ssh-ed25519".into(), "rsa-sha2-256".into()]);
     let mut t = Test::new(Config::default(), server);
     t.pair
         .client
@@ -337,10 +334,7 @@ fn rsa_signs_with_sha2_256_when_the_server_lists_only_that() {
 fn rsa_uses_sha1_only_when_allowed() {
     let mut server = Config::default();
     server.preferences = sekura_negotiation::Preferences::all();
-    server
-        .preferences
-        .set_host_key_algorithms("ssh-ed25519,ssh-rsa")
-        .unwrap();
+    server.pubkey_accepted_algorithms = Some(vec!["ssh-ed25519".into(), "ssh-rsa".into()]);
 
     // Not allowed: the key is unusable and nothing is sent for it.
     let mut t = Test::new(Config::default(), server.clone());

@@ -363,9 +363,9 @@ impl Connection {
                 public_key,
                 signature,
             } => {
-                let Some(verifier) = self.config.preferences.host_key.enabled().get(algorithm)
-                else {
-                    tracing::info!(algorithm, "publickey with an algorithm not enabled");
+                let accepted = self.config.user_key_algorithms();
+                let Some(verifier) = accepted.into_iter().find(|a| a.name() == algorithm) else {
+                    tracing::info!(algorithm, "publickey with an algorithm not accepted");
                     return self.server_refuse(arrived);
                 };
                 if key_type_of(public_key).ok() != Some(verifier.key_type()) {
