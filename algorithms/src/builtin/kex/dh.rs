@@ -290,6 +290,31 @@ pub(crate) fn server_host_key<'a>(
     ))
 }
 
+/// The server's last step of a finite-field exchange (fixed group or group
+/// exchange): sign H and send the reply `encode` builds from the host key
+/// blob and the signature.
+pub(crate) fn signed_reply(
+    ctx: &mut KexContext<'_>,
+    signer: HostKeySigner<'_>,
+    host_key: Vec<u8>,
+    shared_secret: SharedSecret,
+    exchange_hash: Vec<u8>,
+    encode: impl FnOnce(&[u8], &[u8]) -> Vec<u8>,
+) -> Result<KexStep, AlgorithmError> {
+    let signature = signer
+        .key
+        .sign(signer.algorithm, &exchange_hash, &mut *ctx.rng)?;
+    Ok(KexStep::Done {
+        send: Some(encode(&host_key, &signature)),
+        output: KexOutput {
+            shared_secret,
+            exchange_hash,
+            host_key,
+            signature,
+        },
+    })
+}
+
 /// A Diffie-Hellman method over a fixed group (`diffie-hellman-group*`).
 #[derive(Clone, Copy)]
 pub struct DhKex {
@@ -470,21 +495,13 @@ impl KexExchange for DhExchange {
                     .map_err(|r| self.invalid(r))?;
                 let host_key = signer.key.public_key_blob();
                 let h = dh_exchange_hash(self.hash, ctx, &host_key, e_bytes, &f, &k);
-                let signature = signer.key.sign(signer.algorithm, &h, &mut *ctx.rng)?;
-                let reply = KexDhReply {
-                    host_key: &host_key,
-                    f: Mpint::from_unsigned(&f),
-                    signature: &signature,
-                }
-                .to_vec();
-                Ok(KexStep::Done {
-                    send: Some(reply),
-                    output: KexOutput {
-                        shared_secret: k,
-                        exchange_hash: h,
+                signed_reply(ctx, signer, host_key, k, h, |host_key, signature| {
+                    KexDhReply {
                         host_key,
+                        f: Mpint::from_unsigned(&f),
                         signature,
-                    },
+                    }
+                    .to_vec()
                 })
             }
             DhState::Done => Err(unexpected(

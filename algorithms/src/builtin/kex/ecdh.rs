@@ -18,8 +18,8 @@
 //! the client can turn into K), so one state machine (`start`) serves them
 //! all.
 
+use super::dh::server_host_key;
 use crate::hash::{SHA256, SHA384, SHA512};
-use crate::kex::HostKeySigner;
 use crate::{
     Algorithm, AlgorithmError, HashFunction, Kex, KexContext, KexExchange, KexOutput, KexStart,
     KexStep, Role, SharedSecret,
@@ -107,12 +107,6 @@ pub(crate) fn start<M: KemMethod>(
             })
         }
     }
-}
-
-fn server_host_key<'a>(ctx: &KexContext<'a>) -> Result<HostKeySigner<'a>, AlgorithmError> {
-    ctx.host_key.ok_or(AlgorithmError::MissingInput(
-        "the server side of a key exchange needs a host key",
-    ))
 }
 
 enum State<S> {
@@ -470,6 +464,7 @@ where
 pub(crate) mod tests {
     use super::*;
     use crate::hash::tests::hex;
+    use crate::kex::HostKeySigner;
     use crate::sig::encode_signature;
     use crate::{CryptoRng, SigningKey};
     use alloc::string::String;

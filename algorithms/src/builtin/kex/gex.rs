@@ -54,7 +54,9 @@
 //! assert_eq!(kex.name(), "diffie-hellman-group-exchange-sha256");
 //! ```
 
-use super::dh::{Exponent, PreparedGroup, message_number, server_host_key, unexpected};
+use super::dh::{
+    Exponent, PreparedGroup, message_number, server_host_key, signed_reply, unexpected,
+};
 use super::groups::{GEX_FALLBACK_GROUPS, bit_length};
 use super::moduli::Moduli;
 use crate::hash::{SHA1, SHA256};
@@ -546,21 +548,13 @@ impl KexExchange for GexExchange {
                     [&p, &g, e_bytes, &f],
                     &k,
                 );
-                let signature = signer.key.sign(signer.algorithm, &h, &mut *ctx.rng)?;
-                let reply = KexDhGexReply {
-                    host_key: &host_key,
-                    f: Mpint::from_unsigned(&f),
-                    signature: &signature,
-                }
-                .to_vec();
-                Ok(KexStep::Done {
-                    send: Some(reply),
-                    output: KexOutput {
-                        shared_secret: k,
-                        exchange_hash: h,
+                signed_reply(ctx, signer, host_key, k, h, |host_key, signature| {
+                    KexDhGexReply {
                         host_key,
+                        f: Mpint::from_unsigned(&f),
                         signature,
-                    },
+                    }
+                    .to_vec()
                 })
             }
             GexState::Done => Err(unexpected(
