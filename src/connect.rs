@@ -154,6 +154,7 @@ pub struct Connect {
     host_key: HostKeyPolicy,
     connect_timeout: Option<Duration>,
     auth_timeout: Option<Duration>,
+    default_identities: bool,
 }
 
 impl fmt::Debug for Connect {
@@ -196,6 +197,7 @@ impl Connect {
             },
             connect_timeout: None,
             auth_timeout: Some(DEFAULT_AUTH_TIMEOUT),
+            default_identities: true,
         }
     }
 
@@ -241,6 +243,15 @@ impl Connect {
                 .errors
                 .push(format!("cannot load identity file {}: {e}", path.display())),
         }
+        self
+    }
+
+    /// Whether to try `~/.ssh/id_rsa`, `id_ecdsa` and `id_ed25519` (those
+    /// that need no passphrase) when no [`identity_file`](Self::identity_file)
+    /// is given, as ssh does. On by default.
+    #[must_use]
+    pub fn default_identities(mut self, enabled: bool) -> Connect {
+        self.default_identities = enabled;
         self
     }
 
@@ -383,6 +394,54 @@ impl Connect {
     /// known_hosts message) or failed authentication (listing the methods
     /// the server still accepts); `TimedOut` for a timeout.
     pub fn connect(mut self) -> io::Result<Session> {
+        let plan = self.plan()?;
+        let stream = tcp_connect(&plan.host, plan.port, self.connect_timeout)?;
+        let closer = stream.try_clone()?;
+        let session = Session::connect(stream, plan.config, plan.check)
+            .map_err(|e| at(e, &format!("{} port {}", plan.host, plan.port)))?;
+        let credentials = plan.credentials.for_host(&plan.changed_host);
+        authenticate(
+            &session,
+            &closer,
+            &plan.user,
+            credentials,
+            self.auth_timeout,
+        )
+        .map_err(|e| at(e, &format!("{}@{}", plan.user, plan.host)))?;
+        Ok(session)
+    }
+
+    /// [`Connect::connect`] for the async API: the same options and
+    /// errors, on tokio. (Key and known_hosts files are read before the
+    /// first await, as small blocking reads.)
+    #[cfg(feature = "tokio")]
+    pub async fn connect_async(mut self) -> io::Result<crate::tokio::Session> {
+        let plan = self.plan()?;
+        let stream = tokio_connect(&plan.host, plan.port, self.connect_timeout).await?;
+        stream.set_nodelay(true)?;
+        let session = crate::tokio::Session::connect(stream, plan.config, plan.check)
+            .await
+            .map_err(|e| at(e, &format!("{} port {}", plan.host, plan.port)))?;
+        let credentials = plan.credentials.for_host(&plan.changed_host);
+        let authenticated = session.authenticate(&plan.user, credentials);
+        let result = match self.auth_timeout {
+            Some(timeout) => ::tokio::time::timeout(timeout, authenticated)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("authentication timed out after {timeout:?}"),
+                    ))
+                }),
+            None => authenticated.await,
+        };
+        result.map_err(|e| at(e, &format!("{}@{}", plan.user, plan.host)))?;
+        Ok(session)
+    }
+
+    /// Checks the options and gathers what connecting needs: the address,
+    /// the user, the host key check and the credentials.
+    fn plan(&mut self) -> io::Result<Plan> {
         let target = std::mem::replace(
             &mut self.target,
             Err(io::Error::other("target already taken")),
@@ -412,33 +471,43 @@ impl Connect {
                     .map_or(timeout, |configured| configured.min(timeout)),
             );
         }
-        let stream = tcp_connect(&host, port, self.connect_timeout)?;
-        let closer = stream.try_clone()?;
-        let session = Session::connect(stream, config, check)
-            .map_err(|e| io::Error::new(e.kind(), format!("{host} port {port}: {e}")))?;
 
-        let mut credentials: Vec<Credential> = Vec::new();
+        if self.identity_keys.is_empty()
+            && self.default_identities
+            && let Some(dir) = std::env::var_os("HOME").filter(|h| !h.is_empty())
+        {
+            self.identity_keys = default_identities(&PathBuf::from(dir).join(".ssh"));
+        }
+        let mut keys: Vec<Credential> = Vec::new();
         let mut offered: Vec<Vec<u8>> = Vec::new();
-        let keys = self
+        let all_keys = self
             .keys
             .drain(..)
             .chain(self.identity_keys.drain(..))
             .chain(agent_keys);
-        for key in keys {
+        for key in all_keys {
             // The same key from two sources is offered once.
             let blob = key.public_key_blob();
             if !offered.contains(&blob) {
                 offered.push(blob);
-                credentials.push(Credential::PublicKey(key));
+                keys.push(Credential::PublicKey(key));
             }
         }
-        if !changed_host.load(Ordering::SeqCst) {
-            credentials.extend(self.keyboard_interactive.take());
-            credentials.extend(self.password.take());
-        }
-        authenticate(&session, &closer, &user, credentials, self.auth_timeout)
-            .map_err(|e| io::Error::new(e.kind(), format!("{user}@{host}: {e}")))?;
-        Ok(session)
+        let secrets = self
+            .keyboard_interactive
+            .take()
+            .into_iter()
+            .chain(self.password.take())
+            .collect();
+        Ok(Plan {
+            host,
+            port,
+            user,
+            config,
+            check,
+            changed_host,
+            credentials: Credentials { keys, secrets },
+        })
     }
 
     /// The agent's keys, as chosen by [`Connect::agent`].
@@ -500,6 +569,108 @@ impl Connect {
     }
 }
 
+/// What [`Connect::plan`] gathered.
+struct Plan {
+    host: String,
+    port: u16,
+    user: String,
+    config: Config,
+    check: HostKeyCheck,
+    /// Set by the host key check when known_hosts let a changed key through.
+    changed_host: Arc<AtomicBool>,
+    credentials: Credentials,
+}
+
+/// The credentials to try, in OpenSSH's order.
+struct Credentials {
+    keys: Vec<Credential>,
+    /// Keyboard-interactive answers and the password: never sent to a host
+    /// whose key changed (it may be a man in the middle).
+    secrets: Vec<Credential>,
+}
+
+impl Credentials {
+    fn for_host(mut self, changed_host: &AtomicBool) -> Vec<Credential> {
+        if !changed_host.load(Ordering::SeqCst) {
+            self.keys.append(&mut self.secrets);
+        }
+        self.keys
+    }
+}
+
+/// The error `e` with where it happened in front.
+fn at(e: io::Error, place: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{place}: {e}"))
+}
+
+/// The identity files ssh tries by default, in its order (OpenSSH 9's
+/// `ssh_config(5)` IdentityFile, without the FIDO and XMSS kinds sekura
+/// does not speak).
+pub const DEFAULT_IDENTITY_FILES: [&str; 3] = ["id_rsa", "id_ecdsa", "id_ed25519"];
+
+/// The keys of [`DEFAULT_IDENTITY_FILES`] in `ssh_dir` that load without a
+/// passphrase. Missing, encrypted or unreadable files are skipped, as ssh
+/// skips them without a terminal to ask on.
+fn default_identities(ssh_dir: &Path) -> Vec<Arc<dyn SigningKey>> {
+    DEFAULT_IDENTITY_FILES
+        .iter()
+        .map(|name| ssh_dir.join(name))
+        .filter(|path| path.exists())
+        .filter_map(|path| match PrivateKey::from_file(&path, None) {
+            Ok(key) => Some(Arc::new(key) as Arc<dyn SigningKey>),
+            Err(e) => {
+                tracing::debug!("skipping identity file {}: {e}", path.display());
+                None
+            }
+        })
+        .collect()
+}
+
+/// Resolves `host` and connects to each address in turn, as
+/// [`tcp_connect`] does, on tokio.
+#[cfg(feature = "tokio")]
+async fn tokio_connect(
+    host: &str,
+    port: u16,
+    timeout: Option<Duration>,
+) -> io::Result<::tokio::net::TcpStream> {
+    let addresses: Vec<SocketAddr> = ::tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("ssh: Could not resolve hostname {host}: {e}"),
+            )
+        })?
+        .collect();
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("ssh: Could not resolve hostname {host}: no addresses"),
+    );
+    for address in addresses {
+        let connecting = ::tokio::net::TcpStream::connect(address);
+        let connected = match timeout {
+            Some(timeout) => ::tokio::time::timeout(timeout, connecting)
+                .await
+                .unwrap_or_else(|_| Err(io::Error::from(io::ErrorKind::TimedOut))),
+            None => connecting.await,
+        };
+        match connected {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = connect_error(host, port, address, &e),
+        }
+    }
+    Err(last)
+}
+
+/// ssh's message for a failed connection to one address.
+fn connect_error(host: &str, port: u16, address: SocketAddr, e: &io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("ssh: connect to host {host} port {port} ({address}): {e}"),
+    )
+}
+
 /// The keys of the agent at `socket`, or at `$SSH_AUTH_SOCK`.
 #[cfg(unix)]
 fn list_agent(socket: Option<&Path>) -> io::Result<Vec<Arc<dyn SigningKey>>> {
@@ -558,12 +729,7 @@ fn tcp_connect(host: &str, port: u16, timeout: Option<Duration>) -> io::Result<T
         };
         match connected {
             Ok(stream) => return Ok(stream),
-            Err(e) => {
-                last = io::Error::new(
-                    e.kind(),
-                    format!("ssh: connect to host {host} port {port} ({address}): {e}"),
-                );
-            }
+            Err(e) => last = connect_error(host, port, address, &e),
         }
     }
     Err(last)
@@ -614,4 +780,37 @@ pub fn connect(target: &str) -> io::Result<Session> {
 /// `$SSH_AUTH_SOCK` is set).
 pub fn connect_password(target: &str, password: &str) -> io::Result<Session> {
     Connect::new(target).password(password).connect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_identities_load_what_needs_no_passphrase() {
+        let dir = std::env::temp_dir().join(format!("sekura-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut rng = crate::os_rng();
+        let plain = PrivateKey::generate_ed25519(&mut rng);
+        let encrypted = PrivateKey::generate_ed25519(&mut rng);
+        std::fs::write(
+            dir.join("id_ed25519"),
+            plain.to_openssh(None, &mut rng).unwrap().as_bytes(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("id_ecdsa"),
+            encrypted
+                .to_openssh(Some(b"secret".as_slice()), &mut rng)
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
+        std::fs::write(dir.join("id_rsa"), b"not a key").unwrap();
+        let keys = default_identities(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let blobs: Vec<Vec<u8>> = keys.iter().map(|k| k.public_key_blob()).collect();
+        assert_eq!(blobs, vec![plain.public_key().to_blob()]);
+    }
 }

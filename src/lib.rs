@@ -43,11 +43,19 @@ pub mod agent;
 pub mod blocking;
 #[cfg(feature = "std")]
 pub mod connect;
+#[cfg(feature = "std")]
+mod host_key_check;
 pub mod known_hosts;
+#[cfg(feature = "std")]
+mod session_state;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 /// `sekura::connect("user@host:port")`: see [`connect::Connect`] for the options.
 #[cfg(feature = "std")]
 pub use connect::connect;
+#[cfg(feature = "std")]
+pub use host_key_check::{HostKeyCallback, HostKeyCheck};
 pub use sekura_algorithms::{Algorithm, CryptoRng, Role};
 pub use sekura_negotiation::{Negotiated, Preferences, negotiate};
 

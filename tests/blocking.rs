@@ -5,7 +5,8 @@
 use sekura::algorithms::SigningKey;
 use sekura::algorithms::builtin::keys::PrivateKey;
 use sekura::blocking::{
-    AuthResult, Channel, HostKeyCheck, Pty, Server, ServerHandler, Session, SessionRequest,
+    AuthResult, Challenge, Channel, HostKeyCheck, Pty, Server, ServerHandler, Session,
+    SessionRequest,
 };
 use sekura::transport::Config;
 use sekura::transport::auth::Credential;
@@ -30,6 +31,28 @@ impl ServerHandler for Demo {
 
     fn check_public_key(&self, user: &str, key: &[u8]) -> AuthResult {
         if user == "robey" && key == self.authorized {
+            AuthResult::Accept
+        } else {
+            AuthResult::Reject
+        }
+    }
+
+    fn auth_methods(&self, _user: &str) -> Vec<String> {
+        ["publickey", "password", "keyboard-interactive"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn keyboard_interactive(&self, _user: &str) -> Option<Challenge> {
+        Some(Challenge {
+            name: "two questions".into(),
+            instruction: String::new(),
+            prompts: vec![("Password: ".into(), false), ("Code: ".into(), true)],
+        })
+    }
+
+    fn check_keyboard_interactive(&self, user: &str, answers: &[String]) -> AuthResult {
+        if user == "robey" && answers == ["foo", "42"] {
             AuthResult::Accept
         } else {
             AuthResult::Reject
@@ -150,6 +173,17 @@ fn password_exec_and_exit_status() {
     );
     assert_eq!(run(&session, "no-such-command").2, Some(127));
     session.close();
+}
+
+#[test]
+fn keyboard_interactive_questions() {
+    let fixture = start_server();
+    let session = connect(&fixture);
+    let wrong = Credential::keyboard_interactive(["foo", "41"]);
+    assert!(session.authenticate("robey", vec![wrong]).is_err());
+    let right = Credential::keyboard_interactive(["foo", "42"]);
+    session.authenticate("robey", vec![right]).unwrap();
+    assert_eq!(run(&session, "echo in").0, "in\n");
 }
 
 #[test]

@@ -28,295 +28,39 @@
 
 mod channel;
 #[cfg(unix)]
-mod poll;
-mod server;
+pub(crate) mod poll;
+pub(crate) mod server;
 
 pub use channel::{Channel, ExitSignal, Stderr};
-pub use server::{AuthResult, Pty, Server, ServerHandler, SessionRequest};
+pub use server::{AuthResult, Challenge, Pty, Server, ServerHandler, SessionRequest};
+
+pub use crate::host_key_check::{HostKeyCallback, HostKeyCheck};
+pub(crate) use crate::session_state::{ChannelState, State};
 
 use crate::transport::auth::{AuthEvent, Credential};
-use crate::transport::{ChannelEvent, ChannelId, Config, Connection, Error, Event, HostKey};
+use crate::transport::{Config, Connection, Error};
 use sekura_algorithms::SigningKey;
-use sekura_proto::msg::{ChannelKind, ChannelRequestKind};
-use sekura_proto::numbers::{ChannelOpenFailureReason, DisconnectReason};
-use sekura_transport::channel::ReceivedMessage;
-use std::collections::{HashMap, VecDeque};
+use sekura_proto::msg::ChannelKind;
+use sekura_proto::numbers::DisconnectReason;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A function that accepts (`Ok`) or refuses (`Err` with the reason) a
-/// server's host key.
-pub type HostKeyCallback = Box<dyn FnMut(&HostKey) -> Result<(), String> + Send>;
-
-/// How a client decides whether the server's host key is the one it
-/// expected. There is no default: every session must choose.
-pub enum HostKeyCheck {
-    /// Accept the key whose blob this is.
-    Key(Vec<u8>),
-    /// Accept the key with this `SHA256:...` fingerprint.
-    Fingerprint(String),
-    /// Ask a function; `Err` carries the reason for refusing.
-    Callback(HostKeyCallback),
-    /// Accept any key. Only for tests and throwaway connections: a
-    /// man in the middle is then undetectable.
-    InsecureAcceptAny,
-}
-
-impl HostKeyCheck {
-    /// Accepts the key with this fingerprint (as `ssh-keygen -l` prints).
-    #[must_use]
-    pub fn fingerprint(fingerprint: &str) -> Self {
-        HostKeyCheck::Fingerprint(fingerprint.to_string())
-    }
-
-    /// Accepts what `check` accepts.
-    pub fn callback(check: impl FnMut(&HostKey) -> Result<(), String> + Send + 'static) -> Self {
-        HostKeyCheck::Callback(Box::new(check))
-    }
-
-    fn verify(&mut self, key: &HostKey) -> Result<(), String> {
-        match self {
-            HostKeyCheck::Key(blob) if *blob == key.key => Ok(()),
-            HostKeyCheck::Key(_) => Err(format!("unexpected host key {}", key.fingerprint())),
-            HostKeyCheck::Fingerprint(expected) if *expected == key.fingerprint() => Ok(()),
-            HostKeyCheck::Fingerprint(expected) => Err(format!(
-                "host key fingerprint is {}, expected {expected}",
-                key.fingerprint()
-            )),
-            HostKeyCheck::Callback(check) => check(key),
-            HostKeyCheck::InsecureAcceptAny => Ok(()),
-        }
-    }
-}
-
-/// What the application's threads know about one channel, filled from the
-/// connection's events.
-#[derive(Debug, Default)]
-pub(crate) struct ChannelState {
-    /// The answer to our open: `None` while waiting.
-    pub(crate) opened: Option<Result<(), (ChannelOpenFailureReason, String)>>,
-    /// Answers to our requests, oldest first.
-    pub(crate) replies: VecDeque<bool>,
-    /// The peer's requests (server role: pty-req, exec, ...), oldest first.
-    pub(crate) requests: VecDeque<(bool, ReceivedMessage)>,
-    pub(crate) exit_status: Option<u32>,
-    pub(crate) exit_signal: Option<ExitSignal>,
-    pub(crate) closed: bool,
-}
-
-/// Everything behind the session's mutex.
-pub(crate) struct State {
-    pub(crate) conn: Connection,
-    /// Bytes for the writer thread.
-    out: Vec<u8>,
-    started: Instant,
-    /// Why the session ended, once it has.
-    pub(crate) ended: Option<Error>,
-    host_key: Option<HostKey>,
-    kex_done: bool,
-    pub(crate) auth: VecDeque<AuthEvent>,
-    pub(crate) channels: HashMap<ChannelId, ChannelState>,
-    /// Channels the peer asked to open.
-    pub(crate) offered: VecDeque<(ChannelId, ReceivedMessage)>,
-    /// Global requests of the peer (server role: tcpip-forward, ...).
-    pub(crate) global_requests: VecDeque<(bool, ReceivedMessage)>,
-    /// The reader thread saw the end of the stream.
-    eof: bool,
-    /// The channels whose descriptor was asked for (`Channel::as_fd`).
-    #[cfg(unix)]
-    polled: HashMap<ChannelId, poll::Signal>,
-}
-
-impl State {
-    /// Moves the connection's events into the state and its output to the
-    /// writer.
-    pub(crate) fn sync(&mut self) {
-        while let Some(event) = self.conn.poll_event() {
-            self.absorb(event);
-        }
-        let _ = self.conn.poll_transmit(&mut self.out);
-        self.signal_polled();
-    }
-
-    /// Makes each polled channel's descriptor readable iff a read of the
-    /// channel would not block. Runs after every change of the state, under
-    /// the session's mutex, so readiness never lags a change that a reader
-    /// could observe.
-    pub(crate) fn signal_polled(&mut self) {
-        #[cfg(unix)]
-        {
-            let over = self.is_over();
-            for (&id, signal) in &mut self.polled {
-                signal.set(poll::readable(&self.conn, &self.channels, over, id));
-            }
-        }
-    }
-
-    /// The descriptor of channel `id` for polling: registers the channel
-    /// (its readiness already set) and returns the reading end.
-    #[cfg(unix)]
-    pub(crate) fn poll_channel(
-        &mut self,
-        id: ChannelId,
-    ) -> io::Result<std::os::unix::net::UnixStream> {
-        let (mut signal, fd) = poll::Signal::new()?;
-        signal.set(poll::readable(
-            &self.conn,
-            &self.channels,
-            self.is_over(),
-            id,
-        ));
-        self.polled.insert(id, signal);
-        Ok(fd)
-    }
-
-    /// Stops signalling channel `id` (its last handle is gone, or its
-    /// number is reused).
-    pub(crate) fn unpoll(&mut self, id: ChannelId) {
-        #[cfg(unix)]
-        self.polled.remove(&id);
-        #[cfg(not(unix))]
-        let _ = id;
-    }
-
-    fn absorb(&mut self, event: Event) {
-        match event {
-            Event::HostKey(key) => self.host_key = Some(key),
-            Event::KeyExchangeDone { first: true, .. } => self.kex_done = true,
-            Event::Auth(event) => self.auth.push_back(event),
-            Event::Channel(event) => self.absorb_channel(event),
-            Event::Disconnected {
-                reason,
-                description,
-                by_peer,
-            } => {
-                let error = if by_peer {
-                    Error::PeerDisconnected {
-                        reason,
-                        description,
-                    }
-                } else {
-                    Error::Closed(description)
-                };
-                self.ended.get_or_insert(error);
-            }
-            _ => {}
-        }
-    }
-
-    fn absorb_channel(&mut self, event: ChannelEvent) {
-        match event {
-            ChannelEvent::Opened { channel } => {
-                self.channels.entry(channel).or_default().opened = Some(Ok(()));
-            }
-            ChannelEvent::OpenFailed {
-                channel,
-                reason,
-                description,
-            } => {
-                self.channels.entry(channel).or_default().opened = Some(Err((reason, description)));
-            }
-            ChannelEvent::OpenRequest { channel, request } => {
-                // A number may be reused: nothing of its last life remains.
-                self.channels.insert(channel, ChannelState::default());
-                self.unpoll(channel);
-                self.offered.push_back((channel, request));
-            }
-            ChannelEvent::Request {
-                channel,
-                want_reply,
-                request,
-            } => {
-                let state = self.channels.entry(channel).or_default();
-                match request.channel_request() {
-                    Some(ChannelRequestKind::ExitStatus { status }) => {
-                        state.exit_status = Some(status)
-                    }
-                    Some(ChannelRequestKind::ExitSignal {
-                        signal_name,
-                        core_dumped,
-                        error_message,
-                        ..
-                    }) => {
-                        state.exit_signal = Some(ExitSignal {
-                            signal: signal_name.to_string(),
-                            core_dumped,
-                            message: error_message.to_string(),
-                        });
-                    }
-                    // A client serves no requests: refuse those that
-                    // want an answer (OpenSSH's keepalives do) at once.
-                    _ if self.conn.role() == sekura_algorithms::Role::Client => {
-                        if want_reply {
-                            let _ = self.conn.channel_request_reply(channel, false);
-                        }
-                    }
-                    _ => state.requests.push_back((want_reply, request)),
-                }
-            }
-            ChannelEvent::RequestReply { channel, success } => {
-                self.channels
-                    .entry(channel)
-                    .or_default()
-                    .replies
-                    .push_back(success);
-            }
-            ChannelEvent::Closed { channel } => {
-                self.channels.entry(channel).or_default().closed = true;
-            }
-            ChannelEvent::GlobalRequest {
-                want_reply,
-                request,
-            } => {
-                if self.conn.role() == sekura_algorithms::Role::Client {
-                    // Nothing to offer a server: refuse.
-                    if want_reply {
-                        let _ = self.conn.global_request_reply(false, &[]);
-                    }
-                } else {
-                    self.global_requests.push_back((want_reply, request));
-                }
-            }
-            // Readable, Writable and EOF are read off the connection itself
-            // by whoever waits for them.
-            _ => {}
-        }
-    }
-
-    /// Forgets what was known of an earlier channel with this number.
-    fn fresh_channel(&mut self, id: ChannelId) {
-        self.channels.insert(id, ChannelState::default());
-        self.unpoll(id);
-    }
-
-    /// The error to report once the session has ended.
-    pub(crate) fn ended_error(&self) -> io::Error {
-        match &self.ended {
-            Some(e) => e.clone().into(),
-            None if self.eof => {
-                io::Error::new(io::ErrorKind::UnexpectedEof, "the peer closed the stream")
-            }
-            None => io::Error::new(io::ErrorKind::NotConnected, "session closed"),
-        }
-    }
-
-    pub(crate) fn is_over(&self) -> bool {
-        self.ended.is_some() || self.eof || self.conn.is_closed()
-    }
-
-    pub(crate) fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-}
-
-/// The shared core of a session: its state and the condition variable that
-/// wakes everyone waiting on it.
+/// The shared core of a session: its state, the condition variable that
+/// wakes everyone waiting on it, and the writer thread's own.
 pub(crate) struct Shared {
     state: Mutex<State>,
     changed: Condvar,
+    /// Wakes the writer thread alone, and only when it has work: bytes to
+    /// send, the session over, or a timer deadline other than the one it
+    /// sleeps until. Received data wakes the readers but not the writer.
+    wake_writer: Condvar,
+    /// The deadline the writer sleeps until ([`deadline_key`]), written by
+    /// the writer under the state's lock.
+    writer_deadline: AtomicU64,
     /// Shuts the stream down so the reader thread wakes up (for streams
     /// that can: TCP).
     closer: Mutex<Option<Box<dyn FnOnce() + Send>>>,
@@ -337,9 +81,22 @@ impl Shared {
         let mut state = self.lock();
         let result = f(&mut state);
         state.sync();
+        self.changed_and_unlock(state);
+        result
+    }
+
+    /// After a change of the state (synced): unlocks it, wakes every waiter,
+    /// and the writer if it has something to do.
+    fn changed_and_unlock(&self, state: MutexGuard<'_, State>) {
+        let writer = !state.out.is_empty()
+            || state.is_over()
+            || deadline_key(state.conn.poll_timeout())
+                != self.writer_deadline.load(Ordering::Relaxed);
         drop(state);
         self.changed.notify_all();
-        result
+        if writer {
+            self.wake_writer.notify_one();
+        }
     }
 
     /// Waits until `ready` returns a value, the session ends, or `timeout`
@@ -354,8 +111,7 @@ impl Shared {
         loop {
             if let Some(result) = ready(&mut state) {
                 state.sync();
-                drop(state);
-                self.changed.notify_all();
+                self.changed_and_unlock(state);
                 return result;
             }
             if state.is_over() {
@@ -463,26 +219,13 @@ impl Session {
         writer: Box<dyn Write + Send>,
         closer: Option<Box<dyn FnOnce() + Send>>,
     ) -> Session {
-        let mut state = State {
-            conn,
-            out: Vec::new(),
-            started: Instant::now(),
-            ended: None,
-            host_key: None,
-            kex_done: false,
-            auth: VecDeque::new(),
-            channels: HashMap::new(),
-            offered: VecDeque::new(),
-            global_requests: VecDeque::new(),
-            eof: false,
-            #[cfg(unix)]
-            polled: HashMap::new(),
-        };
-        state.sync();
+        let state = State::new(conn);
         let can_close_stream = closer.is_some();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             changed: Condvar::new(),
+            wake_writer: Condvar::new(),
+            writer_deadline: AtomicU64::new(deadline_key(None)),
             closer: Mutex::new(closer),
         });
         let threads = vec![
@@ -684,9 +427,19 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
         .unwrap_or_else(|e| panic!("cannot start a thread: {e}"))
 }
 
+/// A timer deadline as the writer's [`Shared::writer_deadline`] holds it:
+/// nanoseconds, `u64::MAX` for none.
+fn deadline_key(deadline: Option<Duration>) -> u64 {
+    deadline.map_or(u64::MAX, |d| {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+    })
+}
+
 /// Feeds what the stream delivers into the connection until either ends.
 fn reader_loop(shared: &Shared, mut reader: Box<dyn Read + Send>) {
-    let mut buf = vec![0u8; 64 * 1024];
+    // Large enough for several packets per read (and per lock and wake-up)
+    // when the peer sends fast.
+    let mut buf = vec![0u8; 256 * 1024];
     loop {
         match reader.read(&mut buf) {
             Ok(0) => {
@@ -751,15 +504,19 @@ fn writer_loop(shared: &Shared, mut writer: Box<dyn Write + Send>) {
             return;
         }
         let now = state.elapsed();
-        let wait = state
-            .conn
-            .poll_timeout()
+        let deadline = state.conn.poll_timeout();
+        // Under the lock: a change after this wakes us if it moves the
+        // deadline.
+        shared
+            .writer_deadline
+            .store(deadline_key(deadline), Ordering::Relaxed);
+        let wait = deadline
             .map_or(Duration::from_secs(1), |deadline| {
                 deadline.saturating_sub(now)
             })
             .clamp(Duration::from_millis(1), Duration::from_secs(1));
         state = shared
-            .changed
+            .wake_writer
             .wait_timeout(state, wait)
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .0;

@@ -6,6 +6,7 @@ use crate::transport::auth::{AuthDecision, AuthEvent, RequestMethod};
 use crate::transport::{ChannelId, Config, Connection};
 use sekura_proto::msg::{ChannelKind, ChannelRequestKind, GlobalRequestKind};
 use sekura_proto::numbers::ChannelOpenFailureReason;
+use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -31,6 +32,18 @@ pub enum SessionRequest {
     Exec(Vec<u8>),
     /// A subsystem such as `sftp`.
     Subsystem(String),
+}
+
+/// The questions of a keyboard-interactive login (RFC 4256): one round of
+/// prompts the client shows its user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Challenge {
+    /// A title (may be empty).
+    pub name: String,
+    /// Instructions (may be empty).
+    pub instruction: String,
+    /// The questions: the text, and whether the answer may be echoed.
+    pub prompts: Vec<(String, bool)>,
 }
 
 /// A pseudo-terminal the client asked for.
@@ -66,6 +79,19 @@ pub trait ServerHandler: Send + Sync + 'static {
     /// in as `user`. The signature has been verified when this is asked for
     /// a signed request.
     fn check_public_key(&self, _user: &str, _key: &[u8]) -> AuthResult {
+        AuthResult::Reject
+    }
+
+    /// The questions of a keyboard-interactive login for `user` (list
+    /// `keyboard-interactive` in [`auth_methods`](Self::auth_methods) too);
+    /// `None`, the default, refuses the method.
+    fn keyboard_interactive(&self, _user: &str) -> Option<Challenge> {
+        None
+    }
+
+    /// Checks the answers to the [`keyboard_interactive`](Self::keyboard_interactive)
+    /// questions, one per prompt.
+    fn check_keyboard_interactive(&self, _user: &str, _answers: &[String]) -> AuthResult {
         AuthResult::Reject
     }
 
@@ -142,15 +168,16 @@ impl Server {
     }
 }
 
-/// Work taken out of the session state for the handler.
-enum Work {
+/// Work taken out of the session state for the handler (of either
+/// adapter).
+pub(crate) enum Work {
     Auth(crate::transport::auth::AuthRequest),
     Open(ChannelId, sekura_transport::channel::ReceivedMessage),
     Global(bool, sekura_transport::channel::ReceivedMessage),
     Request(ChannelId, bool, sekura_transport::channel::ReceivedMessage),
 }
 
-fn next_work(st: &mut State) -> Option<Work> {
+pub(crate) fn next_work(st: &mut State) -> Option<Work> {
     while let Some(event) = st.auth.pop_front() {
         if let AuthEvent::Request(request) = event {
             return Some(Work::Auth(request));
@@ -170,6 +197,99 @@ fn next_work(st: &mut State) -> Option<Work> {
     None
 }
 
+/// The answer to an authentication request, from the handler's verdict
+/// and the methods the user may use.
+pub(crate) fn auth_decision(
+    method: &RequestMethod,
+    verdict: Verdict,
+    methods: Vec<String>,
+) -> AuthDecision {
+    let offered = method.name();
+    let verdict = match verdict {
+        Verdict::Ask(Some(challenge)) if methods.iter().any(|m| m == offered) => {
+            return AuthDecision::Challenge {
+                name: challenge.name,
+                instruction: challenge.instruction,
+                prompts: challenge.prompts,
+            };
+        }
+        Verdict::Ask(_) => AuthResult::Reject,
+        Verdict::Result(result) => result,
+    };
+    match verdict {
+        AuthResult::Accept if methods.iter().any(|m| m == offered) => AuthDecision::Accept,
+        // A query only asks whether the key would do: PK_OK, and the
+        // partial success comes with the signed request.
+        AuthResult::Partial if matches!(method, RequestMethod::PublicKey { signed: false, .. }) => {
+            AuthDecision::Accept
+        }
+        AuthResult::Partial => AuthDecision::PartialSuccess {
+            methods: methods.into_iter().filter(|m| m != offered).collect(),
+        },
+        _ => AuthDecision::Reject {
+            methods_that_can_continue: methods,
+        },
+    }
+}
+
+/// What a handler said about an authentication request: a verdict, or
+/// (keyboard-interactive) the questions to ask.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    Result(AuthResult),
+    Ask(Option<Challenge>),
+}
+
+impl From<AuthResult> for Verdict {
+    fn from(result: AuthResult) -> Self {
+        Verdict::Result(result)
+    }
+}
+
+/// What a session channel request asks to run, if it starts something.
+pub(crate) fn session_request(kind: &ChannelRequestKind<'_>) -> Option<SessionRequest> {
+    match kind {
+        ChannelRequestKind::Shell => Some(SessionRequest::Shell),
+        ChannelRequestKind::Exec { command } => Some(SessionRequest::Exec(command.to_vec())),
+        ChannelRequestKind::Subsystem { name } => Some(SessionRequest::Subsystem(name.to_string())),
+        _ => None,
+    }
+}
+
+/// Handles `pty-req` (granted as `check` says) and `window-change` (which
+/// resizes the granted pty) for channel `id`; returns the answer.
+pub(crate) fn update_pty(
+    ptys: &mut HashMap<ChannelId, Pty>,
+    id: ChannelId,
+    kind: &ChannelRequestKind<'_>,
+    check: impl FnOnce(&Pty) -> bool,
+) -> bool {
+    match kind {
+        ChannelRequestKind::PtyReq {
+            term, cols, rows, ..
+        } => {
+            let pty = Pty {
+                term: term.to_string(),
+                cols: *cols,
+                rows: *rows,
+            };
+            let granted = check(&pty);
+            if granted {
+                ptys.insert(id, pty);
+            }
+            granted
+        }
+        ChannelRequestKind::WindowChange { cols, rows, .. } => {
+            if let Some(pty) = ptys.get_mut(&id) {
+                pty.cols = *cols;
+                pty.rows = *rows;
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
 fn serve_connection(
     stream: TcpStream,
     config: Arc<Config>,
@@ -187,7 +307,7 @@ fn serve_connection(
             let _ = closer.shutdown(Shutdown::Both);
         })),
     );
-    let mut ptys: std::collections::HashMap<ChannelId, Pty> = std::collections::HashMap::new();
+    let mut ptys: HashMap<ChannelId, Pty> = HashMap::new();
     let mut workers = Vec::new();
     loop {
         let work = session.shared.wait(None, |st| next_work(st).map(Ok));
@@ -198,37 +318,23 @@ fn serve_connection(
         match work {
             Work::Auth(request) => {
                 let methods = handler.auth_methods(&request.user);
+                let user = &request.user;
                 let verdict = match &request.method {
                     RequestMethod::Password { password, .. } => {
-                        handler.check_password(&request.user, password)
+                        handler.check_password(user, password).into()
                     }
                     RequestMethod::PublicKey { key, .. } => {
-                        handler.check_public_key(&request.user, key)
+                        handler.check_public_key(user, key).into()
                     }
-                    _ => AuthResult::Reject,
+                    RequestMethod::KeyboardInteractive { .. } => {
+                        Verdict::Ask(handler.keyboard_interactive(user))
+                    }
+                    RequestMethod::InfoResponse { responses } => {
+                        handler.check_keyboard_interactive(user, responses).into()
+                    }
+                    _ => AuthResult::Reject.into(),
                 };
-                let offered = request.method.name();
-                let decision = match verdict {
-                    AuthResult::Accept if methods.iter().any(|m| m == offered) => {
-                        AuthDecision::Accept
-                    }
-                    // A query only asks whether the key would do: PK_OK,
-                    // and the partial success comes with the signed request.
-                    AuthResult::Partial
-                        if matches!(
-                            request.method,
-                            RequestMethod::PublicKey { signed: false, .. }
-                        ) =>
-                    {
-                        AuthDecision::Accept
-                    }
-                    AuthResult::Partial => AuthDecision::PartialSuccess {
-                        methods: methods.into_iter().filter(|m| m != offered).collect(),
-                    },
-                    _ => AuthDecision::Reject {
-                        methods_that_can_continue: methods,
-                    },
-                };
+                let decision = auth_decision(&request.method, verdict, methods);
                 session.shared.with(|st| st.conn.auth_reply(decision))?;
             }
             Work::Open(id, request) => {
@@ -310,39 +416,12 @@ fn serve_connection(
                 let Some(kind) = request.channel_request() else {
                     continue;
                 };
-                let start = match &kind {
-                    ChannelRequestKind::Shell => Some(SessionRequest::Shell),
-                    ChannelRequestKind::Exec { command } => {
-                        Some(SessionRequest::Exec(command.to_vec()))
-                    }
-                    ChannelRequestKind::Subsystem { name } => {
-                        Some(SessionRequest::Subsystem(name.to_string()))
-                    }
-                    _ => None,
-                };
+                let start = session_request(&kind);
                 let granted = match &kind {
-                    ChannelRequestKind::PtyReq {
-                        term, cols, rows, ..
-                    } => {
-                        let pty = Pty {
-                            term: term.to_string(),
-                            cols: *cols,
-                            rows: *rows,
-                        };
-                        let ok = handler.check_pty(&pty);
-                        if ok {
-                            ptys.insert(id, pty);
-                        }
-                        ok
+                    ChannelRequestKind::PtyReq { .. } | ChannelRequestKind::WindowChange { .. } => {
+                        update_pty(&mut ptys, id, &kind, |pty| handler.check_pty(pty))
                     }
                     ChannelRequestKind::Env { name, value } => handler.check_env(name, value),
-                    ChannelRequestKind::WindowChange { cols, rows, .. } => {
-                        if let Some(pty) = ptys.get_mut(&id) {
-                            pty.cols = *cols;
-                            pty.rows = *rows;
-                        }
-                        true
-                    }
                     _ => start.is_some(),
                 };
                 if want_reply {

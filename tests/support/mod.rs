@@ -514,3 +514,132 @@ fn config_text(config: &SshdConfig, dir: &Path, port: u16, penalties: bool) -> S
     }
     text
 }
+
+// ---------------------------------------------------------------------------
+// A sekura server policy shared by the PuTTY and AsyncSSH interop tests.
+// ---------------------------------------------------------------------------
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Fast pseudo-random bytes (xorshift64*), the same for the same seed.
+#[derive(Debug, Clone)]
+pub struct Noise(pub u64);
+
+impl Noise {
+    /// Fills `buf`.
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            let word = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
+
+    /// `len` bytes of it (the seed must not be 0).
+    pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut data = vec![0u8; len];
+        Noise(seed).fill(&mut data);
+        data
+    }
+}
+
+/// A sekura server's policy for interop tests: `user` logs in with
+/// `password` or a key whose blob is in `authorized`. Commands: `echo
+/// TEXT`; `fail` (a line on stderr, status 3); `sha256` (the input's
+/// SHA-256 in hex); `gen N` (N bytes of `Noise(N)`, their SHA-256 on
+/// stderr); anything else exits with 127.
+#[derive(Debug, Clone)]
+pub struct ExecHandler {
+    /// The one user.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// Its public keys (blobs).
+    pub authorized: Vec<Vec<u8>>,
+}
+
+impl sekura::blocking::ServerHandler for ExecHandler {
+    fn check_password(&self, user: &str, password: &str) -> sekura::blocking::AuthResult {
+        if user == self.user && password == self.password {
+            sekura::blocking::AuthResult::Accept
+        } else {
+            sekura::blocking::AuthResult::Reject
+        }
+    }
+
+    fn check_public_key(&self, user: &str, key: &[u8]) -> sekura::blocking::AuthResult {
+        if user == self.user && self.authorized.iter().any(|k| k == key) {
+            sekura::blocking::AuthResult::Accept
+        } else {
+            sekura::blocking::AuthResult::Reject
+        }
+    }
+
+    fn session(
+        &self,
+        _user: &str,
+        request: sekura::blocking::SessionRequest,
+        _pty: Option<sekura::blocking::Pty>,
+        ch: &mut sekura::blocking::Channel,
+    ) -> u32 {
+        use sekura::algorithms::HashFunction;
+        use sekura::algorithms::hash::SHA256;
+        use std::io::Write as _;
+        let sekura::blocking::SessionRequest::Exec(command) = request else {
+            return 1;
+        };
+        let command = String::from_utf8_lossy(&command).into_owned();
+        let (name, arg) = command.split_once(' ').unwrap_or((&command, ""));
+        let stderr = |ch: &mut sekura::blocking::Channel, mut data: &[u8]| -> io::Result<()> {
+            while !data.is_empty() {
+                let n = ch.write_stderr(data)?;
+                data = data.get(n..).unwrap_or_default();
+            }
+            Ok(())
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut hasher = SHA256.start();
+        let result = match name {
+            "echo" => ch.write_all(format!("{arg}\n").as_bytes()).map(|()| 0),
+            "fail" => stderr(ch, b"something went wrong\n").map(|()| 3),
+            "sha256" => loop {
+                match ch.read(&mut buf) {
+                    Ok(0) => {
+                        let line = format!("{}\n", hex(&hasher.finish()));
+                        break ch.write_all(line.as_bytes()).map(|()| 0);
+                    }
+                    Ok(n) => hasher.update(buf.get(..n).unwrap_or_default()),
+                    Err(e) => break Err(e),
+                }
+            },
+            "gen" => {
+                let total: usize = arg.parse().unwrap_or(0);
+                let mut noise = Noise(total as u64 | 1);
+                let mut sent = 0;
+                let mut result = Ok(());
+                while sent < total && result.is_ok() {
+                    let chunk = buf
+                        .get_mut(..(total - sent).min(256 * 1024))
+                        .unwrap_or_default();
+                    noise.fill(chunk);
+                    hasher.update(chunk);
+                    result = ch.send_all(chunk);
+                    sent += chunk.len();
+                }
+                result
+                    .and_then(|()| stderr(ch, format!("{}\n", hex(&hasher.finish())).as_bytes()))
+                    .map(|()| 0)
+            }
+            _ => stderr(ch, b"not found\n").map(|()| 127),
+        };
+        result.unwrap_or(255)
+    }
+}

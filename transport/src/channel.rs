@@ -37,6 +37,11 @@ impl core::fmt::Display for ChannelId {
 /// allows: every implementation takes 32 KiB, and more buys nothing.
 const MAX_SEND_CHUNK: u32 = 32 * 1024;
 
+/// How much channel data may wait in memory while a key exchange holds
+/// packets back; [`Connection::channel_send`] takes no more than this in
+/// one call either.
+const MAX_QUEUED_DATA: usize = 1024 * 1024;
+
 /// What the application hears about channels.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -379,7 +384,9 @@ impl Connection {
     // ----- commands: data -----
 
     /// Sends as much of `data` as the peer's window allows, returning how
-    /// much that was (possibly 0: then wait for [`ChannelEvent::Writable`]).
+    /// much that was (possibly 0: then wait for [`ChannelEvent::Writable`],
+    /// or, while a key exchange holds 1 MiB of data back already, for
+    /// [`Event::KeyExchangeDone`](crate::Event::KeyExchangeDone)).
     pub fn channel_send(&mut self, channel: ChannelId, data: &[u8]) -> Result<usize, Error> {
         self.send_channel_data(channel, data, None)
     }
@@ -402,7 +409,12 @@ impl Connection {
                 "{channel}: already closed for sending"
             )));
         }
-        let allowed = (ch.send_window as usize).min(data.len());
+        // While a key exchange holds packets back, channel data waits in
+        // memory: take only what keeps that bounded, as a socket whose
+        // buffer is full would (the rest is sent once the keys are new).
+        let room = MAX_QUEUED_DATA.saturating_sub(self.queued_bytes);
+        let ch = self.local_channel(channel)?;
+        let allowed = (ch.send_window as usize).min(data.len()).min(room);
         if allowed < data.len() {
             ch.want_writable = true;
         }
@@ -425,6 +437,9 @@ impl Connection {
             }
             rest = tail;
         }
+        // A side that only sends (a download) must rekey too: its limits
+        // are not checked on input it never gets.
+        self.maybe_rekey()?;
         Ok(allowed)
     }
 

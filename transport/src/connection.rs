@@ -163,6 +163,8 @@ pub struct Connection {
     pub(crate) rx_limits: (u64, u64),
     /// Payloads held back while a key exchange runs, sent after our NEWKEYS.
     pub(crate) queued: VecDeque<Zeroizing<Vec<u8>>>,
+    /// The bytes of `queued`, which bound how much channel data may wait.
+    pub(crate) queued_bytes: usize,
     pub(crate) events: VecDeque<Event>,
     pub(crate) server_sig_algs: Option<Vec<String>>,
     /// User authentication (RFC 4252), either role.
@@ -233,6 +235,7 @@ impl Connection {
             tx_limits: (u64::MAX, u64::MAX),
             rx_limits: (u64::MAX, u64::MAX),
             queued: VecDeque::new(),
+            queued_bytes: 0,
             events: VecDeque::new(),
             server_sig_algs: None,
             auth: crate::auth::AuthState::new(role, now),
@@ -563,6 +566,7 @@ impl Connection {
         self.state = State::Closed;
         self.error = Some(error);
         self.queued.clear();
+        self.queued_bytes = 0;
     }
 
     fn send_disconnect(&mut self, reason: DisconnectReason, description: &str) {
@@ -621,7 +625,9 @@ impl Connection {
             || !self.queued.is_empty();
         if blocked {
             // Queued payloads may hold passwords: wiped once sent.
-            self.queued.push_back(Zeroizing::new(msg.to_vec()));
+            let payload = Zeroizing::new(msg.to_vec());
+            self.queued_bytes += payload.len();
+            self.queued.push_back(payload);
         } else {
             self.send_now(msg);
         }
@@ -631,6 +637,7 @@ impl Connection {
         while let Some(payload) = self.queued.pop_front() {
             self.send_payload_now(&payload);
         }
+        self.queued_bytes = 0;
         if core::mem::take(&mut self.compression_after_queue) {
             self.start_delayed_compression();
         }

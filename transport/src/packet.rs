@@ -64,11 +64,19 @@ pub struct Traffic {
     pub bytes: u64,
 }
 
+/// How many random bytes for padding are fetched at once: one call of the
+/// random number generator (a system call for the OS's) serves many packets.
+const PADDING_POOL: usize = 512;
+
 /// The sending half of the packet layer.
 pub struct PacketSender {
     sealer: Box<dyn PacketSealer>,
     sequence: u32,
     traffic: Traffic,
+    /// Random bytes fetched ahead for padding; each is used once.
+    padding_pool: [u8; PADDING_POOL],
+    /// How many bytes at the front of `padding_pool` are used up.
+    padding_used: usize,
 }
 
 /// Where a packet under construction starts in the output buffer.
@@ -93,6 +101,9 @@ impl PacketSender {
             sealer,
             sequence: 0,
             traffic: Traffic::default(),
+            padding_pool: [0; PADDING_POOL],
+            // Empty: filled on first use, from the caller's generator.
+            padding_used: PADDING_POOL,
         }
     }
 
@@ -145,7 +156,7 @@ impl PacketSender {
         let pad_start = out.len();
         out.resize(pad_start + padding, 0);
         if let Some(pad) = out.get_mut(pad_start..) {
-            rng.fill_bytes(pad);
+            self.random_padding(pad, rng);
         }
         let tag_len = self.sealer.tag_len();
         out.resize(out.len() + tag_len, 0);
@@ -163,6 +174,26 @@ impl PacketSender {
         self.sequence = self.sequence.wrapping_add(1);
         self.traffic.packets += 1;
         self.traffic.bytes += (4 + packet_len + tag_len) as u64;
+    }
+
+    /// Fills `pad` with random bytes, from the pool (refilled from `rng` when
+    /// it runs short) or, for padding larger than the pool, from `rng`.
+    fn random_padding(&mut self, pad: &mut [u8], rng: &mut dyn CryptoRng) {
+        if pad.len() > PADDING_POOL {
+            rng.fill_bytes(pad);
+            return;
+        }
+        if PADDING_POOL - self.padding_used < pad.len() {
+            rng.fill_bytes(&mut self.padding_pool);
+            self.padding_used = 0;
+        }
+        let end = self.padding_used + pad.len();
+        if let Some(random) = self.padding_pool.get_mut(self.padding_used..end) {
+            pad.copy_from_slice(random);
+            // Used once: the pool keeps no copy of what was sent.
+            random.fill(0);
+        }
+        self.padding_used = end;
     }
 
     /// Sends a whole payload (a convenience over start, copy, finish).

@@ -565,3 +565,55 @@ fn data_survives_rekeys_from_both_sides_intact_and_in_order() {
     );
     assert_eq!(pair.client.key_exchanges(), pair.server.key_exchanges());
 }
+
+/// A side that only sends (a download to a peer with a large window, which
+/// then sends nothing back) still rekeys at its limit: the limit is checked
+/// when sending, not only when something arrives.
+#[test]
+fn a_side_that_only_sends_rekeys_at_its_limit() {
+    let mut client = Config::default();
+    client.channel_window = 8 * 1024 * 1024;
+    let mut server = Config::default();
+    server.rekey_bytes = 256 * 1024;
+    let mut pair = authenticated(client, server);
+    let (_c, s) = open_session(&mut pair);
+    let before = pair.server.key_exchanges();
+    let data = vec![7u8; 32 * 1024];
+    let mut sent = 0;
+    // 4 MiB, never read by the client: no WINDOW_ADJUST comes back.
+    while sent < 4 * 1024 * 1024 {
+        sent += pair.server.channel_send(s, &data).unwrap();
+        pair.run();
+        pair.assert_ok();
+    }
+    assert!(
+        pair.server.key_exchanges() >= before + 8,
+        "{} key exchanges after 4 MiB with rekey_bytes = 256 KiB",
+        pair.server.key_exchanges() - before
+    );
+}
+
+/// While a key exchange holds packets back, channel data waiting in memory
+/// is bounded: sends take nothing past 1 MiB until the exchange is done.
+#[test]
+fn data_held_back_by_a_key_exchange_is_bounded() {
+    let mut client = Config::default();
+    client.channel_window = 64 * 1024 * 1024;
+    let mut pair = authenticated(client, Config::default());
+    let (_c, s) = open_session(&mut pair);
+    pair.server.request_rekey().unwrap();
+    let data = vec![1u8; 256 * 1024];
+    let mut held = 0;
+    for _ in 0..32 {
+        held += pair.server.channel_send(s, &data).unwrap();
+    }
+    assert!(
+        (512 * 1024..=1024 * 1024).contains(&held),
+        "{held} bytes taken while the key exchange runs"
+    );
+    let exchanges = pair.server.key_exchanges();
+    pair.run();
+    pair.assert_ok();
+    assert_eq!(pair.server.key_exchanges(), exchanges + 1);
+    assert_eq!(pair.server.channel_send(s, &data).unwrap(), data.len());
+}

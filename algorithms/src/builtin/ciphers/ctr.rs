@@ -7,13 +7,17 @@
 //! never reset, so the [`CipherStream`] here keeps one RustCrypto CTR state
 //! for the whole life of the keys.
 
+use super::aes_ctr::AesCtr;
 use super::{BlockCipher, check_len};
 use crate::cipher::{CipherStream, stream_opener, stream_sealer};
 use crate::{Algorithm, AlgorithmError, Cipher, DirectionKeys, Mac, PacketOpener, PacketSealer};
 use ::ctr::CtrCore;
-use ::ctr::flavors::{Ctr64BE, Ctr128BE, CtrFlavor};
+use ::ctr::flavors::{Ctr64BE, CtrFlavor};
 use alloc::boxed::Box;
-use cipher::{BlockCipherEncrypt, InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper};
+use cipher::consts::U16;
+use cipher::{
+    BlockCipherEncrypt, BlockSizeUser, InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper,
+};
 
 /// A block cipher in counter mode, as RFC 4344 defines it for SSH.
 #[derive(Debug)]
@@ -40,24 +44,9 @@ pub static BLOWFISH_CTR: CtrCipher = CtrCipher::new("blowfish-ctr", BlockCipher:
 macro_rules! with_ctr {
     ($self:ident, $keys:ident, $then:expr) => {
         match $self.block {
-            BlockCipher::Aes128 => $then(Ctr(StreamCipherCoreWrapper::from_core(ctr_core::<
-                aes::Aes128Enc,
-                Ctr128BE,
-            >(
-                $self.name, $keys,
-            )?))),
-            BlockCipher::Aes192 => $then(Ctr(StreamCipherCoreWrapper::from_core(ctr_core::<
-                aes::Aes192Enc,
-                Ctr128BE,
-            >(
-                $self.name, $keys,
-            )?))),
-            BlockCipher::Aes256 => $then(Ctr(StreamCipherCoreWrapper::from_core(ctr_core::<
-                aes::Aes256Enc,
-                Ctr128BE,
-            >(
-                $self.name, $keys,
-            )?))),
+            BlockCipher::Aes128 => $then(aes_ctr::<aes::Aes128Enc>($self.name, $keys)?),
+            BlockCipher::Aes192 => $then(aes_ctr::<aes::Aes192Enc>($self.name, $keys)?),
+            BlockCipher::Aes256 => $then(aes_ctr::<aes::Aes256Enc>($self.name, $keys)?),
             BlockCipher::TripleDes => $then(Ctr(StreamCipherCoreWrapper::from_core(ctr_core::<
                 des::TdesEde3,
                 Ctr64BE,
@@ -131,6 +120,38 @@ where
         expected: C::block_size(),
         found: keys.iv.len(),
     })
+}
+
+/// AES in CTR mode through sekura's own keystream loop (see `aes_ctr`),
+/// which the `aes` crate runs inside its runtime-selected backend.
+fn aes_ctr<C>(name: &'static str, keys: &DirectionKeys) -> Result<AesCtr<C, true>, AlgorithmError>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit,
+{
+    let cipher = C::new_from_slice(&keys.key).map_err(|_| AlgorithmError::InvalidLength {
+        algorithm: name,
+        what: "key",
+        expected: C::key_size(),
+        found: keys.key.len(),
+    })?;
+    let iv =
+        <[u8; 16]>::try_from(keys.iv.as_slice()).map_err(|_| AlgorithmError::InvalidLength {
+            algorithm: name,
+            what: "IV",
+            expected: 16,
+            found: keys.iv.len(),
+        })?;
+    Ok(AesCtr::new(cipher, iv))
+}
+
+impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + Send> CipherStream
+    for AesCtr<C, true>
+{
+    fn apply(&mut self, data: &mut [u8]) {
+        // The 128-bit counter wraps modulo 2^128 (RFC 4344 §4), so there is
+        // no end of keystream to report.
+        AesCtr::apply(self, data);
+    }
 }
 
 impl<S: StreamCipher + Send> CipherStream for Ctr<S> {

@@ -23,6 +23,7 @@
 
 use crate::{AlgorithmError, Cipher};
 
+mod aes_ctr;
 mod cbc;
 mod chacha20_poly1305;
 mod ctr;
@@ -476,9 +477,11 @@ mod tests {
         wiped::<::cbc::Decryptor<aes::Aes192Dec>>();
         wiped::<::cbc::Encryptor<des::TdesEde3>>();
         wiped::<::cbc::Decryptor<blowfish::Blowfish>>();
-        wiped::<aes_gcm::AesGcm<aes::Aes128Enc, aes_gcm::aead::consts::U12>>();
+        wiped::<aes::Aes128Enc>();
+        wiped::<aes::Aes256Enc>();
         wiped::<chacha20::ChaCha20LegacyCore>();
-        // poly1305::Poly1305 wipes itself in Drop under its "zeroize"
-        // feature but does not carry the marker trait.
+        // poly1305::Poly1305 and polyval::Polyval wipe
+        // themselves in Drop under their "zeroize" features but do not
+        // carry the marker trait.
     }
 }

@@ -1,0 +1,473 @@
+//! What the application side knows about a session, filled from the
+//! connection's events: the state both adapters (blocking threads, async
+//! tasks) keep behind their lock.
+
+use crate::blocking::ExitSignal;
+#[cfg(unix)]
+use crate::blocking::poll;
+use crate::transport::auth::AuthEvent;
+use crate::transport::{ChannelEvent, ChannelId, Connection, Error, Event, HostKey};
+use sekura_proto::msg::ChannelRequestKind;
+use sekura_proto::numbers::ChannelOpenFailureReason;
+use sekura_transport::channel::ReceivedMessage;
+use std::collections::{HashMap, VecDeque};
+use std::io;
+#[cfg(feature = "tokio")]
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// What the application's threads know about one channel, filled from the
+/// connection's events.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelState {
+    /// The answer to our open: `None` while waiting.
+    pub(crate) opened: Option<Result<(), (ChannelOpenFailureReason, String)>>,
+    /// Answers to our requests, oldest first.
+    pub(crate) replies: VecDeque<bool>,
+    /// The peer's requests (server role: pty-req, exec, ...), oldest first.
+    pub(crate) requests: VecDeque<(bool, ReceivedMessage)>,
+    pub(crate) exit_status: Option<u32>,
+    pub(crate) exit_signal: Option<ExitSignal>,
+    pub(crate) closed: bool,
+    /// Replies still to come for requests whose waiter gave up (a dropped
+    /// future): they are skipped, so later answers go to the right
+    /// request.
+    pub(crate) discard_replies: u32,
+    /// Nobody wants this channel any more but it is not open yet: close it
+    /// as soon as it opens.
+    pub(crate) abandoned: bool,
+}
+
+/// Everything behind the session's mutex.
+pub(crate) struct State {
+    pub(crate) conn: Connection,
+    /// Bytes for the writer (thread or task).
+    pub(crate) out: Vec<u8>,
+    started: Instant,
+    /// Why the session ended, once it has.
+    pub(crate) ended: Option<Error>,
+    pub(crate) host_key: Option<HostKey>,
+    pub(crate) kex_done: bool,
+    pub(crate) auth: VecDeque<AuthEvent>,
+    pub(crate) channels: HashMap<ChannelId, ChannelState>,
+    /// Channels the peer asked to open.
+    pub(crate) offered: VecDeque<(ChannelId, ReceivedMessage)>,
+    /// Global requests of the peer (server role: tcpip-forward, ...).
+    pub(crate) global_requests: VecDeque<(bool, ReceivedMessage)>,
+    /// The reader thread saw the end of the stream.
+    pub(crate) eof: bool,
+    /// The channels whose descriptor was asked for (`Channel::as_fd`).
+    #[cfg(unix)]
+    polled: HashMap<ChannelId, poll::Signal>,
+    #[cfg(feature = "tokio")]
+    /// Async tasks waiting for a change (the async adapter's condition
+    /// variable), woken by [`State::wake`].
+    pub(crate) waiters: Vec<Waker>,
+    #[cfg(feature = "tokio")]
+    /// The async driver task, woken by [`State::wake`] to send new output
+    /// or re-arm its timer.
+    driver: Option<Waker>,
+}
+
+impl State {
+    /// The state of a connection that has not started yet.
+    pub(crate) fn new(conn: Connection) -> State {
+        let mut state = State {
+            conn,
+            out: Vec::new(),
+            started: Instant::now(),
+            ended: None,
+            host_key: None,
+            kex_done: false,
+            auth: VecDeque::new(),
+            channels: HashMap::new(),
+            offered: VecDeque::new(),
+            global_requests: VecDeque::new(),
+            eof: false,
+            #[cfg(unix)]
+            polled: HashMap::new(),
+            #[cfg(feature = "tokio")]
+            waiters: Vec::new(),
+            #[cfg(feature = "tokio")]
+            driver: None,
+        };
+        state.sync();
+        state
+    }
+
+    #[cfg(feature = "tokio")]
+    /// Registers an async task to wake at the next change (once, however
+    /// often it asks).
+    pub(crate) fn wait_for_change(&mut self, waker: &Waker) {
+        if !self.waiters.iter().any(|w| w.will_wake(waker)) {
+            self.waiters.push(waker.clone());
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    /// Registers the async driver task, to wake when the application
+    /// changes anything.
+    pub(crate) fn set_driver(&mut self, waker: &Waker) {
+        match &mut self.driver {
+            Some(driver) if driver.will_wake(waker) => {}
+            driver => *driver = Some(waker.clone()),
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    /// Wakes every async task waiting for a change, and the driver.
+    pub(crate) fn wake(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.wake();
+        }
+        self.wake_tasks();
+    }
+
+    #[cfg(feature = "tokio")]
+    /// Wakes every async task waiting for a change (the driver's own
+    /// changes: it needs no waking).
+    pub(crate) fn wake_tasks(&mut self) {
+        for waker in self.waiters.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Moves the connection's events into the state and its output to the
+    /// writer.
+    pub(crate) fn sync(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            self.absorb(event);
+        }
+        let _ = self.conn.poll_transmit(&mut self.out);
+        self.signal_polled();
+    }
+
+    /// Makes each polled channel's descriptor readable iff a read of the
+    /// channel would not block. Runs after every change of the state, under
+    /// the session's mutex, so readiness never lags a change that a reader
+    /// could observe.
+    pub(crate) fn signal_polled(&mut self) {
+        #[cfg(unix)]
+        {
+            let over = self.is_over();
+            for (&id, signal) in &mut self.polled {
+                signal.set(poll::readable(&self.conn, &self.channels, over, id));
+            }
+        }
+    }
+
+    /// The descriptor of channel `id` for polling: registers the channel
+    /// (its readiness already set) and returns the reading end.
+    #[cfg(unix)]
+    pub(crate) fn poll_channel(
+        &mut self,
+        id: ChannelId,
+    ) -> io::Result<std::os::unix::net::UnixStream> {
+        let (mut signal, fd) = poll::Signal::new()?;
+        signal.set(poll::readable(
+            &self.conn,
+            &self.channels,
+            self.is_over(),
+            id,
+        ));
+        self.polled.insert(id, signal);
+        Ok(fd)
+    }
+
+    /// Stops signalling channel `id` (its last handle is gone, or its
+    /// number is reused).
+    pub(crate) fn unpoll(&mut self, id: ChannelId) {
+        #[cfg(unix)]
+        self.polled.remove(&id);
+        #[cfg(not(unix))]
+        let _ = id;
+    }
+
+    fn absorb(&mut self, event: Event) {
+        match event {
+            Event::HostKey(key) => self.host_key = Some(key),
+            Event::KeyExchangeDone { first: true, .. } => self.kex_done = true,
+            Event::Auth(event) => self.auth.push_back(event),
+            Event::Channel(event) => self.absorb_channel(event),
+            Event::Disconnected {
+                reason,
+                description,
+                by_peer,
+            } => {
+                let error = if by_peer {
+                    Error::PeerDisconnected {
+                        reason,
+                        description,
+                    }
+                } else {
+                    Error::Closed(description)
+                };
+                self.ended.get_or_insert(error);
+            }
+            _ => {}
+        }
+    }
+
+    fn absorb_channel(&mut self, event: ChannelEvent) {
+        match event {
+            ChannelEvent::Opened { channel } => {
+                let state = self.channels.entry(channel).or_default();
+                if state.abandoned {
+                    self.channels.remove(&channel);
+                    let _ = self.conn.channel_close(channel);
+                } else {
+                    state.opened = Some(Ok(()));
+                }
+            }
+            ChannelEvent::OpenFailed {
+                channel,
+                reason,
+                description,
+            } => {
+                self.channels.entry(channel).or_default().opened = Some(Err((reason, description)));
+            }
+            ChannelEvent::OpenRequest { channel, request } => {
+                // A number may be reused: nothing of its last life remains.
+                self.channels.insert(channel, ChannelState::default());
+                self.unpoll(channel);
+                self.offered.push_back((channel, request));
+            }
+            ChannelEvent::Request {
+                channel,
+                want_reply,
+                request,
+            } => {
+                let state = self.channels.entry(channel).or_default();
+                match request.channel_request() {
+                    Some(ChannelRequestKind::ExitStatus { status }) => {
+                        state.exit_status = Some(status)
+                    }
+                    Some(ChannelRequestKind::ExitSignal {
+                        signal_name,
+                        core_dumped,
+                        error_message,
+                        ..
+                    }) => {
+                        state.exit_signal = Some(ExitSignal {
+                            signal: signal_name.to_string(),
+                            core_dumped,
+                            message: error_message.to_string(),
+                        });
+                    }
+                    // A client serves no requests: refuse those that
+                    // want an answer (OpenSSH's keepalives do) at once.
+                    _ if self.conn.role() == sekura_algorithms::Role::Client => {
+                        if want_reply {
+                            let _ = self.conn.channel_request_reply(channel, false);
+                        }
+                    }
+                    _ => state.requests.push_back((want_reply, request)),
+                }
+            }
+            ChannelEvent::RequestReply { channel, success } => {
+                self.channels
+                    .entry(channel)
+                    .or_default()
+                    .replies
+                    .push_back(success);
+            }
+            ChannelEvent::Closed { channel } => {
+                self.channels.entry(channel).or_default().closed = true;
+            }
+            ChannelEvent::GlobalRequest {
+                want_reply,
+                request,
+            } => {
+                if self.conn.role() == sekura_algorithms::Role::Client {
+                    // Nothing to offer a server: refuse.
+                    if want_reply {
+                        let _ = self.conn.global_request_reply(false, &[]);
+                    }
+                } else {
+                    self.global_requests.push_back((want_reply, request));
+                }
+            }
+            // Readable, Writable and EOF are read off the connection itself
+            // by whoever waits for them.
+            _ => {}
+        }
+    }
+
+    /// Forgets what was known of an earlier channel with this number.
+    pub(crate) fn fresh_channel(&mut self, id: ChannelId) {
+        self.channels.insert(id, ChannelState::default());
+        self.unpoll(id);
+    }
+
+    /// The error to report once the session has ended.
+    pub(crate) fn ended_error(&self) -> io::Error {
+        match &self.ended {
+            Some(e) => e.clone().into(),
+            None if self.eof => {
+                io::Error::new(io::ErrorKind::UnexpectedEof, "the peer closed the stream")
+            }
+            None => io::Error::new(io::ErrorKind::NotConnected, "session closed"),
+        }
+    }
+
+    pub(crate) fn is_over(&self) -> bool {
+        self.ended.is_some() || self.eof || self.conn.is_closed()
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// The steps both adapters wait on: each returns `None` while the answer
+/// has not come, and runs under the session's lock.
+impl State {
+    /// Client authentication: `Ok` once in, an error once the server
+    /// refused every credential or demands a password change.
+    pub(crate) fn client_auth_step(&mut self) -> Option<io::Result<()>> {
+        while let Some(event) = self.auth.pop_front() {
+            match event {
+                AuthEvent::Success => return Some(Ok(())),
+                AuthEvent::Exhausted { methods_left } => {
+                    return Some(Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "authentication failed; the server still accepts: {}",
+                            methods_left.join(", ")
+                        ),
+                    )));
+                }
+                AuthEvent::InfoRequest(request) if request.prompts.is_empty() => {
+                    let _ = self.conn.auth_info_response(&[]);
+                }
+                AuthEvent::PasswordChangeRequired { prompt } => {
+                    return Some(Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("the server requires a password change: {prompt}"),
+                    )));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Lets go of channel `id`: closes it, or once it opens if the peer has
+    /// not answered yet.
+    pub(crate) fn release_channel(&mut self, id: ChannelId) {
+        self.unpoll(id);
+        if self.conn.channel_close(id).is_err() {
+            // Not open: still opening (then closed once it opens), or
+            // already gone (then the mark is forgotten with the number).
+            if let Some(state) = self.channels.get_mut(&id) {
+                state.abandoned = !state.closed;
+            }
+        }
+    }
+
+    /// The peer's answer to our opening channel `id`.
+    pub(crate) fn take_open_result(&mut self, id: ChannelId) -> Option<io::Result<()>> {
+        let state = self.channels.entry(id).or_default();
+        match state.opened.take()? {
+            Ok(()) => Some(Ok(())),
+            Err((reason, description)) => {
+                self.channels.remove(&id);
+                Some(Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("channel refused ({reason:?}): {description}"),
+                )))
+            }
+        }
+    }
+
+    /// The peer's answer to our oldest pending request on channel `id`.
+    pub(crate) fn take_request_reply(&mut self, id: ChannelId) -> Option<io::Result<bool>> {
+        let state = self.channels.entry(id).or_default();
+        while state.discard_replies > 0 && state.replies.pop_front().is_some() {
+            state.discard_replies -= 1;
+        }
+        if state.discard_replies == 0
+            && let Some(success) = state.replies.pop_front()
+        {
+            return Some(Ok(success));
+        }
+        state
+            .closed
+            .then(|| Err(io::Error::new(io::ErrorKind::BrokenPipe, "channel closed")))
+    }
+
+    /// Once the peer sent the exit status or closed channel `id`: the
+    /// status, if it sent one.
+    pub(crate) fn finished_exit_status(
+        &mut self,
+        id: ChannelId,
+    ) -> Option<io::Result<Option<u32>>> {
+        let state = self.channels.entry(id).or_default();
+        (state.closed || state.exit_status.is_some()).then_some(Ok(state.exit_status))
+    }
+
+    /// Reads stdout or stderr of channel `id`: `Ok(0)` at its end, `None`
+    /// when nothing is there yet.
+    pub(crate) fn try_read(
+        &mut self,
+        id: ChannelId,
+        buf: &mut [u8],
+        stderr: bool,
+    ) -> Option<io::Result<usize>> {
+        let n = if stderr {
+            self.conn.channel_read_stderr(id, buf)
+        } else {
+            self.conn.channel_read(id, buf)
+        };
+        match n {
+            Ok(0) if buf.is_empty() => Some(Ok(0)),
+            Ok(0) => {
+                let (out, err) = self.conn.channel_pending(id);
+                let pending = if stderr { err } else { out };
+                let closed = self.channels.get(&id).is_some_and(|c| c.closed);
+                if pending == 0 && (self.conn.channel_eof_received(id) || closed) {
+                    Some(Ok(0))
+                } else if self.is_over() {
+                    // A session that ended after the peer's last data reads
+                    // as the end of the stream; any other end is an error.
+                    Some(match self.ended_error() {
+                        e if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                        e => Err(e),
+                    })
+                } else {
+                    None
+                }
+            }
+            Ok(n) => Some(Ok(n)),
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// Sends as much of `data` on channel `id` as the peer's window allows:
+    /// `None` while the window is closed.
+    pub(crate) fn try_send(
+        &mut self,
+        id: ChannelId,
+        data: &[u8],
+        stderr: bool,
+    ) -> Option<io::Result<usize>> {
+        if data.is_empty() {
+            return Some(Ok(0));
+        }
+        let sent = if stderr {
+            self.conn.channel_send_stderr(id, data)
+        } else {
+            self.conn.channel_send(id, data)
+        };
+        match sent {
+            Ok(0) => None,
+            Ok(n) => Some(Ok(n)),
+            Err(e) => Some(Err(io::Error::new(io::ErrorKind::BrokenPipe, e))),
+        }
+    }
+}
+
+/// The error for a channel request the peer refused.
+pub(crate) fn refused(request: &ChannelRequestKind<'_>) -> io::Error {
+    io::Error::other(format!("the peer refused the {} request", request.name()))
+}
