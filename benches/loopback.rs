@@ -742,7 +742,15 @@ impl Bench {
         let session = self.sekura_session(server, None);
         let text = session.negotiated().unwrap_or_default();
         session.close();
-        text
+        // `Negotiated`'s Debug form: keep the key exchange and the cipher.
+        let field = |name: &str| {
+            text.split(&format!("{name}: \""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("?")
+                .to_string()
+        };
+        format!("{} + {}", field("kex"), field("cipher_c2s"))
     }
 }
 

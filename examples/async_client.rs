@@ -10,7 +10,8 @@
 //!   --insecure           accept any host key (tests only!)
 //!   --fingerprint SHA256:...  accept only the host key with this fingerprint
 //!   --stdin              send our stdin to the command (default: none)
-//!   --parallel N         run the command on N channels at once
+//!   --parallel N         run the command on N channels at once (at most 256,
+//!                        `Config::max_channels` on both sides)
 //! ```
 //!
 //! Without `--insecure` or `--fingerprint`, the host key is checked

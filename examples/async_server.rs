@@ -163,9 +163,8 @@ impl Echo {
     async fn shell(&self, channel: Channel, pty: Option<Pty>) -> u32 {
         let newline: &[u8] = if pty.is_some() { b"\r\n" } else { b"\n" };
         let (read, mut write) = channel.split();
-        let _ = write
-            .write_all(b"echo shell: type a line, `exit` ends\n")
-            .await;
+        let greeting = [b"echo shell: type a line, `exit` ends", newline].concat();
+        let _ = write.write_all(&greeting).await;
         let mut lines = BufReader::new(read);
         let mut line = Vec::new();
         loop {

@@ -325,7 +325,10 @@ async fn load_test(options: Options) -> Result<()> {
     );
 
     if let Some(first) = held.first() {
-        println!("algorithms: {}", first.session.negotiated().unwrap_or_default());
+        println!(
+            "algorithms: {}",
+            first.session.negotiated().unwrap_or_default()
+        );
     }
 
     // 2. The server's memory with all of them held (and idle).

@@ -365,6 +365,17 @@ impl State {
         }
     }
 
+    /// Sends EOF on channel `id`. On a channel already closed by both sides
+    /// it does nothing, as a socket's write shutdown after the peer hung up
+    /// (a client piping input into a command that never read it races with
+    /// the command's end).
+    pub(crate) fn channel_eof(&mut self, id: ChannelId) -> io::Result<()> {
+        if self.channels.get(&id).is_some_and(|c| c.closed) {
+            return Ok(());
+        }
+        Ok(self.conn.channel_eof(id)?)
+    }
+
     /// The peer's answer to our opening channel `id`.
     pub(crate) fn take_open_result(&mut self, id: ChannelId) -> Option<io::Result<()>> {
         let state = self.channels.entry(id).or_default();

@@ -56,7 +56,7 @@ impl Handle {
 
     fn eof(&self) -> io::Result<()> {
         let id = self.id;
-        Ok(self.shared.with(|st| st.conn.channel_eof(id))?)
+        self.shared.with(|st| st.channel_eof(id))
     }
 
     fn exit_signal(&self) -> Option<ExitSignal> {
