@@ -36,6 +36,10 @@ pub(crate) struct ChannelState {
     /// Nobody wants this channel any more but it is not open yet: close it
     /// as soon as it opens.
     pub(crate) abandoned: bool,
+    /// Which life of the channel number this is: numbers are reused once
+    /// both sides closed a channel, and a handle of the old channel must not
+    /// touch the new one.
+    pub(crate) generation: u64,
 }
 
 /// Everything behind the session's mutex.
@@ -48,6 +52,8 @@ pub(crate) struct State {
     pub(crate) ended: Option<Error>,
     pub(crate) host_key: Option<HostKey>,
     pub(crate) kex_done: bool,
+    /// The last channel generation handed out.
+    generations: u64,
     pub(crate) auth: VecDeque<AuthEvent>,
     pub(crate) channels: HashMap<ChannelId, ChannelState>,
     /// Channels the peer asked to open.
@@ -79,6 +85,7 @@ impl State {
             ended: None,
             host_key: None,
             kex_done: false,
+            generations: 0,
             auth: VecDeque::new(),
             channels: HashMap::new(),
             offered: VecDeque::new(),
@@ -228,8 +235,7 @@ impl State {
             }
             ChannelEvent::OpenRequest { channel, request } => {
                 // A number may be reused: nothing of its last life remains.
-                self.channels.insert(channel, ChannelState::default());
-                self.unpoll(channel);
+                self.fresh_channel(channel);
                 self.offered.push_back((channel, request));
             }
             ChannelEvent::Request {
@@ -295,7 +301,12 @@ impl State {
 
     /// Forgets what was known of an earlier channel with this number.
     pub(crate) fn fresh_channel(&mut self, id: ChannelId) {
-        self.channels.insert(id, ChannelState::default());
+        self.generations += 1;
+        let state = ChannelState {
+            generation: self.generations,
+            ..ChannelState::default()
+        };
+        self.channels.insert(id, state);
         self.unpoll(id);
     }
 
@@ -352,9 +363,42 @@ impl State {
         None
     }
 
-    /// Lets go of channel `id`: closes it, or once it opens if the peer has
-    /// not answered yet.
-    pub(crate) fn release_channel(&mut self, id: ChannelId) {
+    /// The state of channel `id` of this generation (`None` for a stale
+    /// handle).
+    pub(crate) fn channel(&mut self, id: ChannelId, generation: u64) -> Option<&mut ChannelState> {
+        self.channels
+            .get_mut(&id)
+            .filter(|c| c.generation == generation)
+    }
+
+    /// The current generation of channel number `id` (0: none known).
+    pub(crate) fn generation(&self, id: ChannelId) -> u64 {
+        self.channels.get(&id).map_or(0, |c| c.generation)
+    }
+
+    /// Whether a handle of generation `generation` of channel `id` is out
+    /// of date: the number now belongs to another channel.
+    pub(crate) fn is_stale(&self, id: ChannelId, generation: u64) -> bool {
+        self.generation(id) != generation
+    }
+
+    /// Closes channel `id` (of this generation; a stale handle closes
+    /// nothing).
+    pub(crate) fn close_channel(&mut self, id: ChannelId, generation: u64) {
+        if !self.is_stale(id, generation) {
+            // An error means: already closed by both sides, or the session
+            // is gone.
+            let _ = self.conn.channel_close(id);
+        }
+    }
+
+    /// Lets go of channel `id` (its last handle is gone): closes it, or
+    /// once it opens if the peer has not answered yet. A stale handle lets
+    /// go of nothing.
+    pub(crate) fn release_channel(&mut self, id: ChannelId, generation: u64) {
+        if self.is_stale(id, generation) {
+            return;
+        }
         self.unpoll(id);
         if self.conn.channel_close(id).is_err() {
             // Not open: still opening (then closed once it opens), or
@@ -365,12 +409,29 @@ impl State {
         }
     }
 
+    /// Sends a request on channel `id` (of this generation).
+    pub(crate) fn channel_request(
+        &mut self,
+        id: ChannelId,
+        generation: u64,
+        request: &ChannelRequestKind<'_>,
+        want_reply: bool,
+    ) -> io::Result<()> {
+        if self.is_stale(id, generation) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                format!("{id}: closed"),
+            ));
+        }
+        Ok(self.conn.channel_request(id, request, want_reply)?)
+    }
+
     /// Sends EOF on channel `id`. On a channel already closed by both sides
     /// it does nothing, as a socket's write shutdown after the peer hung up
     /// (a client piping input into a command that never read it races with
     /// the command's end).
-    pub(crate) fn channel_eof(&mut self, id: ChannelId) -> io::Result<()> {
-        if self.channels.get(&id).is_some_and(|c| c.closed) {
+    pub(crate) fn channel_eof(&mut self, id: ChannelId, generation: u64) -> io::Result<()> {
+        if self.is_stale(id, generation) || self.channels.get(&id).is_some_and(|c| c.closed) {
             return Ok(());
         }
         Ok(self.conn.channel_eof(id)?)
@@ -392,7 +453,17 @@ impl State {
     }
 
     /// The peer's answer to our oldest pending request on channel `id`.
-    pub(crate) fn take_request_reply(&mut self, id: ChannelId) -> Option<io::Result<bool>> {
+    pub(crate) fn take_request_reply(
+        &mut self,
+        id: ChannelId,
+        generation: u64,
+    ) -> Option<io::Result<bool>> {
+        if self.is_stale(id, generation) {
+            return Some(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "channel closed",
+            )));
+        }
         let state = self.channels.entry(id).or_default();
         while state.discard_replies > 0 && state.replies.pop_front().is_some() {
             state.discard_replies -= 1;
@@ -412,7 +483,12 @@ impl State {
     pub(crate) fn finished_exit_status(
         &mut self,
         id: ChannelId,
+        generation: u64,
     ) -> Option<io::Result<Option<u32>>> {
+        if self.is_stale(id, generation) {
+            // Long over; what it sent went with its number.
+            return Some(Ok(None));
+        }
         let state = self.channels.entry(id).or_default();
         (state.closed || state.exit_status.is_some()).then_some(Ok(state.exit_status))
     }
@@ -422,9 +498,14 @@ impl State {
     pub(crate) fn try_read(
         &mut self,
         id: ChannelId,
+        generation: u64,
         buf: &mut [u8],
         stderr: bool,
     ) -> Option<io::Result<usize>> {
+        if self.is_stale(id, generation) {
+            // Its channel is over, and the number is another's now.
+            return Some(Ok(0));
+        }
         let n = if stderr {
             self.conn.channel_read_stderr(id, buf)
         } else {
@@ -459,9 +540,16 @@ impl State {
     pub(crate) fn try_send(
         &mut self,
         id: ChannelId,
+        generation: u64,
         data: &[u8],
         stderr: bool,
     ) -> Option<io::Result<usize>> {
+        if self.is_stale(id, generation) {
+            return Some(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                format!("{id}: closed"),
+            )));
+        }
         if data.is_empty() {
             return Some(Ok(0));
         }

@@ -286,6 +286,37 @@ async fn direct_tcpip_forwarding() {
     assert_eq!(back, "through the tunnel");
 }
 
+/// Channel numbers are reused once both sides closed a channel: a handle
+/// of the old channel, dropped late, must not close the new one.
+#[tokio::test]
+async fn a_late_dropped_handle_does_not_touch_a_reused_number() {
+    let fixture = start_server(|_| {}).await;
+    let session = connect(&fixture).await;
+    session.authenticate_password("robey", "foo").await.unwrap();
+    let mut old = session.open_session().await.unwrap();
+    old.exec("echo old").await.unwrap();
+    let mut out = String::new();
+    old.read_to_string(&mut out).await.unwrap();
+    assert_eq!(old.exit_status().await.unwrap(), Some(0));
+    // Wait for the server's close to have been answered.
+    let id = old.id();
+    let mut tries = 0;
+    let mut new = loop {
+        let new = session.open_session().await.unwrap();
+        if new.id() == id {
+            break new;
+        }
+        tries += 1;
+        assert!(tries < 100, "channel number {id} was never reused");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    drop(old);
+    new.exec("echo new").await.unwrap();
+    let mut out = String::new();
+    new.read_to_string(&mut out).await.unwrap();
+    assert_eq!(out, "new\n");
+}
+
 #[tokio::test]
 async fn wrong_host_key_is_refused() {
     let fixture = start_server(|_| {}).await;

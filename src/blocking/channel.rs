@@ -1,6 +1,7 @@
 //! Socket-like channels of the blocking API.
 
 use super::Shared;
+use crate::session_state::refused;
 use crate::transport::ChannelId;
 use sekura_proto::msg::{ChannelRequestKind, TerminalModes};
 use std::io::{self, BufRead, Read, Write};
@@ -75,6 +76,8 @@ pub struct ExitSignal {
 pub struct Channel {
     shared: Arc<Shared>,
     id: ChannelId,
+    /// The life of the number `id` this channel is (numbers are reused).
+    generation: u64,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     /// Shared by the handles of one channel ([`Channel::try_clone`]): the
@@ -99,10 +102,13 @@ impl std::fmt::Debug for Channel {
 }
 
 impl Channel {
+    /// The channel that has number `id` now.
     pub(crate) fn new(shared: Arc<Shared>, id: ChannelId) -> Self {
+        let generation = shared.lock().generation(id);
         Channel {
             shared,
             id,
+            generation,
             read_timeout: None,
             write_timeout: None,
             handles: Arc::new(Handles::default()),
@@ -116,6 +122,7 @@ impl Channel {
         Ok(Channel {
             shared: self.shared.clone(),
             id: self.id,
+            generation: self.generation,
             read_timeout: self.read_timeout,
             write_timeout: self.write_timeout,
             handles: self.handles.clone(),
@@ -143,26 +150,24 @@ impl Channel {
     /// Sends a request and waits for the peer's answer; a refusal is an
     /// error naming the request.
     fn request(&self, request: &ChannelRequestKind<'_>) -> io::Result<()> {
-        let id = self.id;
+        let (id, generation) = (self.id, self.generation);
         self.shared
-            .with(|st| st.conn.channel_request(id, request, true))?;
-        let granted = self.shared.wait(None, |st| {
-            let state = st.channels.entry(id).or_default();
-            if let Some(success) = state.replies.pop_front() {
-                return Some(Ok(success));
-            }
-            state
-                .closed
-                .then(|| Err(io::Error::new(io::ErrorKind::BrokenPipe, "channel closed")))
-        })?;
+            .with(|st| st.channel_request(id, generation, request, true))?;
+        let granted = self
+            .shared
+            .wait(None, |st| st.take_request_reply(id, generation))?;
         if granted {
             Ok(())
         } else {
-            Err(io::Error::other(format!(
-                "the peer refused the {} request",
-                request.name()
-            )))
+            Err(refused(request))
         }
+    }
+
+    /// Sends a request that expects no answer.
+    fn notify(&self, request: &ChannelRequestKind<'_>) -> io::Result<()> {
+        let (id, generation) = (self.id, self.generation);
+        self.shared
+            .with(|st| st.channel_request(id, generation, request, false))
     }
 
     /// Runs `command` on the server (`exec`).
@@ -211,25 +216,17 @@ impl Channel {
     /// Tells the server the terminal was resized (`window-change`; no
     /// answer is expected).
     pub fn window_change(&mut self, cols: u32, rows: u32) -> io::Result<()> {
-        let id = self.id;
-        let request = ChannelRequestKind::WindowChange {
+        self.notify(&ChannelRequestKind::WindowChange {
             cols,
             rows,
             width_px: 0,
             height_px: 0,
-        };
-        Ok(self
-            .shared
-            .with(|st| st.conn.channel_request(id, &request, false))?)
+        })
     }
 
     /// Server side: reports the command's exit status (`exit-status`).
     pub fn send_exit_status(&mut self, status: u32) -> io::Result<()> {
-        let id = self.id;
-        let request = ChannelRequestKind::ExitStatus { status };
-        Ok(self
-            .shared
-            .with(|st| st.conn.channel_request(id, &request, false))?)
+        self.notify(&ChannelRequestKind::ExitStatus { status })
     }
 
     /// The exit status, if the peer has sent it.
@@ -237,8 +234,7 @@ impl Channel {
     pub fn exit_status(&self) -> Option<u32> {
         self.shared
             .lock()
-            .channels
-            .get(&self.id)
+            .channel(self.id, self.generation)
             .and_then(|c| c.exit_status)
     }
 
@@ -247,8 +243,7 @@ impl Channel {
     pub fn exit_signal(&self) -> Option<ExitSignal> {
         self.shared
             .lock()
-            .channels
-            .get(&self.id)
+            .channel(self.id, self.generation)
             .and_then(|c| c.exit_signal.clone())
     }
 
@@ -256,15 +251,19 @@ impl Channel {
     /// it sent (`None` when it sent none, e.g. the command died of a
     /// signal: see [`exit_signal`](Self::exit_signal)).
     pub fn wait_exit_status(&self) -> io::Result<Option<u32>> {
-        let id = self.id;
-        self.shared.wait(None, |st| {
-            let state = st.channels.entry(id).or_default();
-            (state.closed || state.exit_status.is_some()).then_some(Ok(state.exit_status))
-        })
+        let (id, generation) = (self.id, self.generation);
+        self.shared
+            .wait(None, |st| st.finished_exit_status(id, generation))
     }
 
     fn read_stream(&self, buf: &mut [u8], stderr: bool) -> io::Result<usize> {
-        read_stream(&self.shared, self.id, self.read_timeout, buf, stderr)
+        read_stream(
+            &self.shared,
+            (self.id, self.generation),
+            self.read_timeout,
+            buf,
+            stderr,
+        )
     }
 
     /// Reads from the stderr stream (extended data).
@@ -278,6 +277,7 @@ impl Channel {
         Stderr {
             shared: self.shared.clone(),
             id: self.id,
+            generation: self.generation,
             read_timeout: self.read_timeout,
         }
     }
@@ -288,18 +288,9 @@ impl Channel {
         if data.is_empty() {
             return Ok(0);
         }
-        let id = self.id;
+        let (id, generation) = (self.id, self.generation);
         self.shared.wait(self.write_timeout, |st| {
-            let sent = if stderr {
-                st.conn.channel_send_stderr(id, data)
-            } else {
-                st.conn.channel_send(id, data)
-            };
-            match sent {
-                Ok(0) => None,
-                Ok(n) => Some(Ok(n)),
-                Err(e) => Some(Err(io::Error::new(io::ErrorKind::BrokenPipe, e))),
-            }
+            st.try_send(id, generation, data, stderr)
         })
     }
 
@@ -320,23 +311,20 @@ impl Channel {
     /// Shuts down the reading half, the writing half (sends EOF: the
     /// half-close of RFC 4254 §5.3) or both (closes the channel).
     pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
-        let id = self.id;
+        let (id, generation) = (self.id, self.generation);
         match how {
             // Nothing to tell the peer: reads simply stop being made.
             Shutdown::Read => Ok(()),
-            Shutdown::Write => Ok(self.shared.with(|st| st.conn.channel_eof(id))?),
+            Shutdown::Write => self.shared.with(|st| st.channel_eof(id, generation)),
             Shutdown::Both => self.close(),
         }
     }
 
     /// Closes the channel (both directions).
     pub fn close(&mut self) -> io::Result<()> {
-        let id = self.id;
-        self.shared.with(|st| match st.conn.channel_close(id) {
-            Ok(()) => Ok(()),
-            // Already closed by both sides, or the session is gone.
-            Err(_) => Ok(()),
-        })
+        let (id, generation) = (self.id, self.generation);
+        self.shared.with(|st| st.close_channel(id, generation));
+        Ok(())
     }
 
     /// The descriptor for polling (see [Polling](Self#polling-unix)),
@@ -374,12 +362,8 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         if Arc::strong_count(&self.handles) == 1 {
-            #[cfg(unix)]
-            if self.handles.fd.get().is_some() {
-                let id = self.id;
-                self.shared.lock().unpoll(id);
-            }
-            let _ = self.close();
+            let (id, generation) = (self.id, self.generation);
+            self.shared.with(|st| st.release_channel(id, generation));
         }
     }
 }
@@ -429,11 +413,11 @@ impl Write for Channel {
     }
 }
 
-/// Reads stdout or stderr of channel `id`, blocking as `timeout` says
-/// (zero: not at all); 0 at the end of the stream.
+/// Reads stdout or stderr of a channel (number and generation), blocking
+/// as `timeout` says (zero: not at all); 0 at the end of the stream.
 fn read_stream(
     shared: &Shared,
-    id: ChannelId,
+    (id, generation): (ChannelId, u64),
     timeout: Option<Duration>,
     buf: &mut [u8],
     stderr: bool,
@@ -442,43 +426,19 @@ fn read_stream(
         return Ok(0);
     }
     let nonblocking = timeout == Some(Duration::ZERO);
-    let result = shared.wait(if nonblocking { None } else { timeout }, |st| {
-        let n = if stderr {
-            st.conn.channel_read_stderr(id, buf)
-        } else {
-            st.conn.channel_read(id, buf)
-        };
-        match n {
-            Ok(0) => {
-                let (out, err) = st.conn.channel_pending(id);
-                let pending = if stderr { err } else { out };
-                let closed = st.channels.get(&id).is_some_and(|c| c.closed);
-                if pending == 0 && (st.conn.channel_eof_received(id) || closed) {
-                    Some(Ok(0))
-                } else if st.is_over() {
-                    // Nothing more will come (also for non-blocking reads).
-                    Some(Err(st.ended_error()))
-                } else if nonblocking {
-                    Some(Err(io::Error::from(io::ErrorKind::WouldBlock)))
-                } else {
-                    None
-                }
-            }
-            Ok(n) => Some(Ok(n)),
-            Err(e) => Some(Err(e.into())),
+    shared.wait(if nonblocking { None } else { timeout }, |st| {
+        match st.try_read(id, generation, buf, stderr) {
+            None if nonblocking => Some(Err(io::Error::from(io::ErrorKind::WouldBlock))),
+            result => result,
         }
-    });
-    // A session that ended after the peer's last data reads as EOF.
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-        other => other,
-    }
+    })
 }
 
 /// The stderr stream of a [`Channel`], readable from another thread.
 pub struct Stderr {
     shared: Arc<Shared>,
     id: ChannelId,
+    generation: u64,
     read_timeout: Option<Duration>,
 }
 
@@ -492,7 +452,13 @@ impl std::fmt::Debug for Stderr {
 
 impl Read for Stderr {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_stream(&self.shared, self.id, self.read_timeout, buf, true)
+        read_stream(
+            &self.shared,
+            (self.id, self.generation),
+            self.read_timeout,
+            buf,
+            true,
+        )
     }
 }
 

@@ -37,7 +37,7 @@ pub use server::{AuthResult, Challenge, Pty, Server, ServerHandler, SessionReque
 pub use crate::host_key_check::{HostKeyCallback, HostKeyCheck};
 pub(crate) use crate::session_state::{ChannelState, State};
 
-use crate::transport::auth::{AuthEvent, Credential};
+use crate::transport::auth::Credential;
 use crate::transport::{Config, Connection, Error};
 use sekura_algorithms::SigningKey;
 use sekura_proto::msg::ChannelKind;
@@ -267,33 +267,7 @@ impl Session {
             st.auth.clear();
             st.conn.authenticate(user, credentials)
         })?;
-        self.shared.wait(None, |st| {
-            while let Some(event) = st.auth.pop_front() {
-                match event {
-                    AuthEvent::Success => return Some(Ok(())),
-                    AuthEvent::Exhausted { methods_left } => {
-                        return Some(Err(io::Error::new(
-                            io::ErrorKind::PermissionDenied,
-                            format!(
-                                "authentication failed; the server still accepts: {}",
-                                methods_left.join(", ")
-                            ),
-                        )));
-                    }
-                    AuthEvent::InfoRequest(request) if request.prompts.is_empty() => {
-                        let _ = st.conn.auth_info_response(&[]);
-                    }
-                    AuthEvent::PasswordChangeRequired { prompt } => {
-                        return Some(Err(io::Error::new(
-                            io::ErrorKind::PermissionDenied,
-                            format!("the server requires a password change: {prompt}"),
-                        )));
-                    }
-                    _ => {}
-                }
-            }
-            None
-        })
+        self.shared.wait(None, State::client_auth_step)
     }
 
     /// Whether authentication has succeeded.
@@ -403,20 +377,7 @@ pub(crate) fn open_channel(shared: &Arc<Shared>, kind: &ChannelKind<'_>) -> io::
             .open_channel(kind)
             .inspect(|&id| st.fresh_channel(id))
     })?;
-    shared.wait(None, |st| {
-        let state = st.channels.entry(id).or_default();
-        match state.opened.take() {
-            Some(Ok(())) => Some(Ok(())),
-            Some(Err((reason, description))) => {
-                st.channels.remove(&id);
-                Some(Err(io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    format!("channel refused ({reason:?}): {description}"),
-                )))
-            }
-            None => None,
-        }
-    })?;
+    shared.wait(None, |st| st.take_open_result(id))?;
     Ok(Channel::new(shared.clone(), id))
 }
 

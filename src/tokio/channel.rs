@@ -16,11 +16,19 @@ use std::task::{Context, Poll};
 pub(crate) struct Handle {
     shared: Arc<Shared>,
     id: ChannelId,
+    /// The life of the number `id` this handle belongs to.
+    generation: u64,
 }
 
 impl Handle {
+    /// A handle of the channel that has number `id` now.
     pub(crate) fn new(shared: Arc<Shared>, id: ChannelId) -> Self {
-        Handle { shared, id }
+        let generation = shared.lock().generation(id);
+        Handle {
+            shared,
+            id,
+            generation,
+        }
     }
 
     fn poll_read(
@@ -29,10 +37,10 @@ impl Handle {
         buf: &mut ReadBuf<'_>,
         stderr: bool,
     ) -> Poll<io::Result<()>> {
-        let id = self.id;
-        let read = self
-            .shared
-            .poll_ready(cx, |st| st.try_read(id, buf.initialize_unfilled(), stderr));
+        let (id, generation) = (self.id, self.generation);
+        let read = self.shared.poll_ready(cx, |st| {
+            st.try_read(id, generation, buf.initialize_unfilled(), stderr)
+        });
         match read {
             Poll::Ready(Ok(n)) => {
                 buf.advance(n);
@@ -49,34 +57,35 @@ impl Handle {
         data: &[u8],
         stderr: bool,
     ) -> Poll<io::Result<usize>> {
-        let id = self.id;
+        let (id, generation) = (self.id, self.generation);
         self.shared
-            .poll_ready(cx, |st| st.try_send(id, data, stderr))
+            .poll_ready(cx, |st| st.try_send(id, generation, data, stderr))
     }
 
     fn eof(&self) -> io::Result<()> {
-        let id = self.id;
-        self.shared.with(|st| st.channel_eof(id))
+        let (id, generation) = (self.id, self.generation);
+        self.shared.with(|st| st.channel_eof(id, generation))
     }
 
     fn exit_signal(&self) -> Option<ExitSignal> {
         self.shared
             .lock()
-            .channels
-            .get(&self.id)
+            .channel(self.id, self.generation)
             .and_then(|c| c.exit_signal.clone())
     }
 
     async fn exit_status(&self) -> io::Result<Option<u32>> {
-        let id = self.id;
-        self.shared.wait(|st| st.finished_exit_status(id)).await
+        let (id, generation) = (self.id, self.generation);
+        self.shared
+            .wait(|st| st.finished_exit_status(id, generation))
+            .await
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let id = self.id;
-        self.shared.with(|st| st.release_channel(id));
+        let (id, generation) = (self.id, self.generation);
+        self.shared.with(|st| st.release_channel(id, generation));
     }
 }
 
@@ -115,9 +124,11 @@ struct PendingReply<'a> {
 impl Drop for PendingReply<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let id = self.handle.id;
+            let (id, generation) = (self.handle.id, self.handle.generation);
             self.handle.shared.with(|st| {
-                st.channels.entry(id).or_default().discard_replies += 1;
+                if let Some(state) = st.channel(id, generation) {
+                    state.discard_replies += 1;
+                }
             });
         }
     }
@@ -154,14 +165,18 @@ impl Channel {
     async fn request(&mut self, request: &ChannelRequestKind<'_>) -> io::Result<()> {
         let handle = &*self.handle;
         let id = handle.id;
+        let generation = handle.generation;
         handle
             .shared
-            .with(|st| st.conn.channel_request(id, request, true))?;
+            .with(|st| st.channel_request(id, generation, request, true))?;
         let mut pending = PendingReply {
             handle,
             armed: true,
         };
-        let granted = handle.shared.wait(|st| st.take_request_reply(id)).await;
+        let granted = handle
+            .shared
+            .wait(|st| st.take_request_reply(id, generation))
+            .await;
         pending.armed = false;
         if granted? {
             Ok(())
@@ -172,11 +187,10 @@ impl Channel {
 
     /// Sends a request that expects no answer.
     fn notify(&self, request: &ChannelRequestKind<'_>) -> io::Result<()> {
-        let id = self.handle.id;
-        Ok(self
-            .handle
+        let (id, generation) = (self.handle.id, self.handle.generation);
+        self.handle
             .shared
-            .with(|st| st.conn.channel_request(id, request, false))?)
+            .with(|st| st.channel_request(id, generation, request, false))
     }
 
     /// Runs `command` on the server (`exec`).
@@ -272,13 +286,12 @@ impl Channel {
     /// Closes the channel (both directions) and waits until the peer has
     /// closed it too.
     pub async fn close(self) -> io::Result<()> {
-        let id = self.handle.id;
-        let shared = self.handle.shared.clone();
-        let _ = shared.with(|st| st.conn.channel_close(id));
+        let (id, generation) = (self.handle.id, self.handle.generation);
+        let shared = &self.handle.shared;
+        shared.with(|st| st.close_channel(id, generation));
         shared
             .wait(|st| {
-                st.channels
-                    .get(&id)
+                st.channel(id, generation)
                     .is_none_or(|c| c.closed)
                     .then_some(Ok(()))
             })
