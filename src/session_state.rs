@@ -409,6 +409,28 @@ impl State {
         }
     }
 
+    /// The user authentication let in (empty before).
+    pub(crate) fn user(&self) -> String {
+        self.conn
+            .authenticated_user()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Answers a global request that wants an answer: success with `data`,
+    /// or failure.
+    pub(crate) fn global_request_reply(
+        &mut self,
+        want_reply: bool,
+        data: Option<&[u8]>,
+    ) -> Result<(), crate::transport::Error> {
+        match (want_reply, data) {
+            (false, _) => Ok(()),
+            (true, Some(data)) => self.conn.global_request_reply(true, data),
+            (true, None) => self.conn.global_request_reply(false, &[]),
+        }
+    }
+
     /// Sends a request on channel `id` (of this generation).
     pub(crate) fn channel_request(
         &mut self,

@@ -246,19 +246,55 @@ impl From<AuthResult> for Verdict {
     }
 }
 
-/// What a session channel request asks to run, if it starts something.
-pub(crate) fn session_request(kind: &ChannelRequestKind<'_>) -> Option<SessionRequest> {
-    match kind {
+/// Answers a request on session channel `id`: whether it is granted
+/// (`pty-req` as `check_pty` says, `env` as `check_env` says, what starts
+/// something always), and what it starts, if anything.
+pub(crate) fn answer_session_request(
+    ptys: &mut HashMap<ChannelId, Pty>,
+    id: ChannelId,
+    kind: &ChannelRequestKind<'_>,
+    check_pty: impl FnOnce(&Pty) -> bool,
+    check_env: impl FnOnce(&str, &[u8]) -> bool,
+) -> (bool, Option<SessionRequest>) {
+    let start = match kind {
         ChannelRequestKind::Shell => Some(SessionRequest::Shell),
         ChannelRequestKind::Exec { command } => Some(SessionRequest::Exec(command.to_vec())),
         ChannelRequestKind::Subsystem { name } => Some(SessionRequest::Subsystem(name.to_string())),
         _ => None,
+    };
+    let granted = match kind {
+        ChannelRequestKind::PtyReq { .. } | ChannelRequestKind::WindowChange { .. } => {
+            update_pty(ptys, id, kind, check_pty)
+        }
+        ChannelRequestKind::Env { name, value } => check_env(name, value),
+        _ => start.is_some(),
+    };
+    (granted, start)
+}
+
+/// The data of a successful `tcpip-forward` reply: RFC 4254 §7.1 sends the
+/// bound port back only when the client asked for any (0).
+pub(crate) fn forward_reply(asked: u32, bound: u32) -> Vec<u8> {
+    if asked == 0 {
+        bound.to_be_bytes().to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The address to listen on for a `tcpip-forward` of `address`, as OpenSSH
+/// reads it: empty, `0.0.0.0` or `*` for every interface.
+pub(crate) fn bind_address(address: &str) -> &str {
+    match address {
+        "" | "0.0.0.0" | "*" => "0.0.0.0",
+        "localhost" => "127.0.0.1",
+        other => other,
     }
 }
 
 /// Handles `pty-req` (granted as `check` says) and `window-change` (which
 /// resizes the granted pty) for channel `id`; returns the answer.
-pub(crate) fn update_pty(
+fn update_pty(
     ptys: &mut HashMap<ChannelId, Pty>,
     id: ChannelId,
     kind: &ChannelRequestKind<'_>,
@@ -338,13 +374,7 @@ fn serve_connection(
                 session.shared.with(|st| st.conn.auth_reply(decision))?;
             }
             Work::Open(id, request) => {
-                let user = session
-                    .shared
-                    .lock()
-                    .conn
-                    .authenticated_user()
-                    .unwrap_or_default()
-                    .to_string();
+                let user = session.shared.lock().user();
                 match request.channel_kind() {
                     Some(ChannelKind::Session) => {
                         session.shared.with(|st| st.conn.accept_channel(id))?;
@@ -381,62 +411,39 @@ fn serve_connection(
                 }
             }
             Work::Global(want_reply, request) => {
-                let user = session
-                    .shared
-                    .lock()
-                    .conn
-                    .authenticated_user()
-                    .unwrap_or_default()
-                    .to_string();
+                let user = session.shared.lock().user();
                 let reply = match request.global_request() {
                     Some(GlobalRequestKind::TcpipForward { address, port })
                         if handler.allow_tcpip_forward(&user, address, port) =>
                     {
                         forward_remote(&session.shared, address, port)
                             .ok()
-                            .map(|bound| {
-                                // RFC 4254 §7.1: the port is sent back only when the client asked for 0.
-                                if port == 0 {
-                                    bound.to_be_bytes().to_vec()
-                                } else {
-                                    Vec::new()
-                                }
-                            })
+                            .map(|bound| forward_reply(port, bound))
                     }
                     _ => None,
                 };
-                if want_reply {
-                    session.shared.with(|st| match &reply {
-                        Some(data) => st.conn.global_request_reply(true, data),
-                        None => st.conn.global_request_reply(false, &[]),
-                    })?;
-                }
+                session
+                    .shared
+                    .with(|st| st.global_request_reply(want_reply, reply.as_deref()))?;
             }
             Work::Request(id, want_reply, request) => {
                 let Some(kind) = request.channel_request() else {
                     continue;
                 };
-                let start = session_request(&kind);
-                let granted = match &kind {
-                    ChannelRequestKind::PtyReq { .. } | ChannelRequestKind::WindowChange { .. } => {
-                        update_pty(&mut ptys, id, &kind, |pty| handler.check_pty(pty))
-                    }
-                    ChannelRequestKind::Env { name, value } => handler.check_env(name, value),
-                    _ => start.is_some(),
-                };
+                let (granted, start) = answer_session_request(
+                    &mut ptys,
+                    id,
+                    &kind,
+                    |pty| handler.check_pty(pty),
+                    |name, value| handler.check_env(name, value),
+                );
                 if want_reply {
                     session
                         .shared
                         .with(|st| st.conn.channel_request_reply(id, granted))?;
                 }
                 if let Some(start) = start {
-                    let user = session
-                        .shared
-                        .lock()
-                        .conn
-                        .authenticated_user()
-                        .unwrap_or_default()
-                        .to_string();
+                    let user = session.shared.lock().user();
                     let mut channel = Channel::new(session.shared.clone(), id);
                     let handler = handler.clone();
                     let pty = ptys.get(&id).cloned();
@@ -479,12 +486,7 @@ fn splice(channel: Channel, stream: TcpStream) {
 /// to the client in a `forwarded-tcpip` channel. Returns the bound port.
 /// The listener lives as long as the session.
 fn forward_remote(shared: &Arc<super::Shared>, address: &str, port: u32) -> io::Result<u32> {
-    let bind = match address {
-        "" | "0.0.0.0" | "*" => "0.0.0.0",
-        "localhost" => "127.0.0.1",
-        other => other,
-    };
-    let listener = TcpListener::bind((bind, u16::try_from(port).unwrap_or(0)))?;
+    let listener = TcpListener::bind((bind_address(address), u16::try_from(port).unwrap_or(0)))?;
     let bound = u32::from(listener.local_addr()?.port());
     let address = address.to_string();
     let shared = Arc::downgrade(shared);

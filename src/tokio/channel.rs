@@ -313,35 +313,6 @@ impl Channel {
     }
 }
 
-impl AsyncRead for Channel {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.handle.poll_read(cx, buf, false)
-    }
-}
-
-impl AsyncWrite for Channel {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.handle.poll_write(cx, data, false)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Written data is handed to the driver task at once.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.handle.eof())
-    }
-}
-
 /// The reading half of a [`Channel`] (see [`Channel::split`]).
 pub struct ReadHalf {
     handle: Arc<Handle>,
@@ -362,38 +333,10 @@ impl ReadHalf {
     }
 }
 
-impl AsyncRead for ReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.handle.poll_read(cx, buf, false)
-    }
-}
-
 /// The writing half of a [`Channel`] (see [`Channel::split`]); its
 /// `shutdown` sends EOF.
 pub struct WriteHalf {
     handle: Arc<Handle>,
-}
-
-impl AsyncWrite for WriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.handle.poll_write(cx, data, false)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.handle.eof())
-    }
 }
 
 /// The stderr stream of a channel: [`AsyncRead`] of what the peer writes
@@ -403,31 +346,49 @@ pub struct Stderr {
     handle: Arc<Handle>,
 }
 
-impl AsyncRead for Stderr {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.handle.poll_read(cx, buf, true)
-    }
+/// `AsyncRead` of a holder's stdout (`false`) or stderr (`true`) stream.
+macro_rules! async_read {
+    ($holder:ty, $stderr:expr) => {
+        impl AsyncRead for $holder {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                self.handle.poll_read(cx, buf, $stderr)
+            }
+        }
+    };
 }
 
-impl AsyncWrite for Stderr {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.handle.poll_write(cx, data, true)
-    }
+/// `AsyncWrite` to a holder's stdout (`false`: `shutdown` sends EOF) or
+/// stderr (`true`: the stream ends with the channel's EOF) stream. Written
+/// data is handed to the driver task at once: flushing has nothing to do.
+macro_rules! async_write {
+    ($holder:ty, $stderr:expr) => {
+        impl AsyncWrite for $holder {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                data: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.handle.poll_write(cx, data, $stderr)
+            }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // The stderr stream ends with the channel's EOF.
-        Poll::Ready(Ok(()))
-    }
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(if $stderr { Ok(()) } else { self.handle.eof() })
+            }
+        }
+    };
 }
+
+async_read!(Channel, false);
+async_write!(Channel, false);
+async_read!(ReadHalf, false);
+async_write!(WriteHalf, false);
+async_read!(Stderr, true);
+async_write!(Stderr, true);

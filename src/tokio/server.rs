@@ -3,7 +3,7 @@
 
 use super::{Channel, Session};
 use crate::blocking::server::{
-    Verdict, Work, auth_decision, next_work, session_request, update_pty,
+    Verdict, Work, answer_session_request, auth_decision, bind_address, forward_reply, next_work,
 };
 use crate::blocking::{AuthResult, Challenge, Pty, SessionRequest};
 use crate::transport::auth::RequestMethod;
@@ -12,7 +12,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite};
 use ::tokio::net::TcpListener;
 use ::tokio::sync::watch;
 use ::tokio::task::JoinSet;
-use sekura_proto::msg::{ChannelKind, ChannelRequestKind, GlobalRequestKind};
+use sekura_proto::msg::{ChannelKind, GlobalRequestKind};
 use sekura_proto::numbers::{ChannelOpenFailureReason, DisconnectReason};
 use std::collections::HashMap;
 use std::future::Future;
@@ -344,7 +344,7 @@ where
                 session.shared.with(|st| st.conn.auth_reply(decision))?;
             }
             Work::Open(id, request) => {
-                let user = authenticated_user(&session);
+                let user = session.shared.lock().user();
                 match request.channel_kind() {
                     Some(ChannelKind::Session) => {
                         session.shared.with(|st| st.conn.accept_channel(id))?;
@@ -387,7 +387,7 @@ where
                 }
             }
             Work::Global(want_reply, request) => {
-                let user = authenticated_user(&session);
+                let user = session.shared.lock().user();
                 let reply = match request.global_request() {
                     Some(GlobalRequestKind::TcpipForward { address, port })
                         if handler.allow_tcpip_forward(&user, address, port).await =>
@@ -395,13 +395,7 @@ where
                         match forward_remote(&session.shared, address, port).await {
                             Ok((bound, forwarding)) => {
                                 sessions.spawn(forwarding);
-                                // RFC 4254 §7.1: the port is sent back only
-                                // when the client asked for any (0).
-                                Some(if port == 0 {
-                                    bound.to_be_bytes().to_vec()
-                                } else {
-                                    Vec::new()
-                                })
+                                Some(forward_reply(port, bound))
                             }
                             Err(e) => {
                                 tracing::debug!("cannot listen on {address}:{port}: {e}");
@@ -411,32 +405,28 @@ where
                     }
                     _ => None,
                 };
-                if want_reply {
-                    session.shared.with(|st| match &reply {
-                        Some(data) => st.conn.global_request_reply(true, data),
-                        None => st.conn.global_request_reply(false, &[]),
-                    })?;
-                }
+                session
+                    .shared
+                    .with(|st| st.global_request_reply(want_reply, reply.as_deref()))?;
             }
             Work::Request(id, want_reply, request) => {
                 let Some(kind) = request.channel_request() else {
                     continue;
                 };
-                let start = session_request(&kind);
-                let granted = match &kind {
-                    ChannelRequestKind::PtyReq { .. } | ChannelRequestKind::WindowChange { .. } => {
-                        update_pty(&mut ptys, id, &kind, |pty| handler.check_pty(pty))
-                    }
-                    ChannelRequestKind::Env { name, value } => handler.check_env(name, value),
-                    _ => start.is_some(),
-                };
+                let (granted, start) = answer_session_request(
+                    &mut ptys,
+                    id,
+                    &kind,
+                    |pty| handler.check_pty(pty),
+                    |name, value| handler.check_env(name, value),
+                );
                 if want_reply {
                     session
                         .shared
                         .with(|st| st.conn.channel_request_reply(id, granted))?;
                 }
                 if let Some(start) = start {
-                    let user = authenticated_user(&session);
+                    let user = session.shared.lock().user();
                     let handler = handler.clone();
                     let pty = ptys.get(&id).cloned();
                     let shared = session.shared.clone();
@@ -469,14 +459,9 @@ async fn forward_remote(
     address: &str,
     port: u32,
 ) -> io::Result<(u32, impl Future<Output = ()> + Send + 'static)> {
-    let bind = match address {
-        "" | "0.0.0.0" | "*" => "0.0.0.0",
-        "localhost" => "127.0.0.1",
-        other => other,
-    };
     let port16 = u16::try_from(port)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "port out of range"))?;
-    let listener = TcpListener::bind((bind, port16)).await?;
+    let listener = TcpListener::bind((bind_address(address), port16)).await?;
     let bound = u32::from(listener.local_addr()?.port());
     let address = address.to_string();
     let shared = shared.clone();
@@ -511,14 +496,4 @@ async fn forward_remote(
         }
     };
     Ok((bound, forwarding))
-}
-
-fn authenticated_user(session: &Session) -> String {
-    session
-        .shared
-        .lock()
-        .conn
-        .authenticated_user()
-        .unwrap_or_default()
-        .to_string()
 }
