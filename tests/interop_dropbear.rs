@@ -57,8 +57,9 @@ use sekura::blocking::{
     AuthResult, Channel, HostKeyCheck, Pty, ServerHandler, Session, SessionRequest,
 };
 use sekura::transport::Config;
-use session::{Ran, SekuraServer, TEST_PASSWORD, TEST_USER, Watchdog, login_account};
-use std::fmt::Write as _;
+use session::{
+    Ran, SekuraServer, TEST_PASSWORD, TEST_USER, Watchdog, login_account, run, sha256sum_each_way,
+};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -66,7 +67,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use support::{TempDir, peer_or_skip};
+use support::{Noise, TempDir, hex, peer_or_skip, rate};
 
 /// How long one sekura session with dropbear may last.
 const SESSION_LIMIT: Duration = Duration::from_secs(60);
@@ -118,41 +119,6 @@ fn shared(category: &str, ours: &[String], theirs: &[&str]) -> Vec<String> {
         );
     }
     theirs.iter().map(|s| (*s).to_string()).collect()
-}
-
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// A fast pseudo-random byte stream (xorshift64*), the same for a seed.
-struct Noise(u64);
-
-impl Noise {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let word = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-    }
-
-    /// `len` bytes of it.
-    fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut data = vec![0u8; len];
-        Noise(seed).fill(&mut data);
-        data
-    }
-}
-
-/// MiB per second.
-fn rate(bytes: usize, elapsed: Duration) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
 }
 
 // ---------------------------------------------------------------------------
@@ -280,18 +246,6 @@ fn client_config() -> Config {
     let mut config = Config::default();
     config.handshake_timeout = Some(Duration::from_secs(30));
     config
-}
-
-/// Runs `command` on a new channel: (stdout, stderr, exit status).
-fn run(session: &Session, command: &str) -> (String, String, Option<u32>) {
-    let mut channel = session.open_session().unwrap();
-    channel.exec(command).unwrap();
-    let mut stderr = channel.stderr();
-    let mut out = String::new();
-    channel.read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    stderr.read_to_string(&mut err).unwrap();
-    (out, err, channel.wait_exit_status().unwrap())
 }
 
 /// Password (a wrong one refused first), then `echo hello` and a command
@@ -487,81 +441,26 @@ fn dropbear_64_mib_each_way_with_rekey() {
         .unwrap_or_else(|e| fx.fail(format!("password refused: {e}")));
     let kex_before = session.key_exchanges();
 
-    // Upload.
-    let mut channel = session.open_session().unwrap();
-    channel.exec("sha256sum").unwrap();
-    let mut noise = Noise(0xd20b_bea2_0001);
-    let mut hasher = SHA256.start();
-    let mut buf = vec![0u8; 256 * 1024];
-    let started = Instant::now();
-    let mut sent = 0;
-    let mut rekeyed = false;
-    while sent < TRANSFER_BYTES {
-        if !rekeyed && sent >= TRANSFER_BYTES / 2 {
-            session.rekey().unwrap();
-            rekeyed = true;
-        }
-        let n = buf.len().min(TRANSFER_BYTES - sent);
-        noise.fill(&mut buf[..n]);
-        hasher.update(&buf[..n]);
-        channel
-            .send_all(&buf[..n])
-            .unwrap_or_else(|e| fx.fail(format!("upload failed after {sent} bytes: {e}")));
-        sent += n;
-    }
-    channel.shutdown(Shutdown::Write).unwrap();
-    let mut answer = String::new();
-    channel.read_to_string(&mut answer).unwrap();
-    let upload = started.elapsed();
-    assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
-    assert_eq!(answer, format!("{}  -\n", hex(&hasher.finish())), "upload");
-    drop(channel);
-    let kex_after_upload = session.key_exchanges();
-    assert!(
-        kex_after_upload > kex_before,
-        "no rekey during the upload ({kex_before} -> {kex_after_upload})"
-    );
-
-    // Download: random bytes kept in a temporary file, hashed, then sent
-    // (`tee /dev/fd/3` cannot reopen dropbear's pipe as the user).
-    let mut channel = session.open_session().unwrap();
-    channel
-        .exec(&format!(
+    // The download: random bytes kept in a temporary file, hashed, then
+    // sent (`tee /dev/fd/3` cannot reopen dropbear's pipe as the user).
+    let t = sha256sum_each_way(
+        &session,
+        (TRANSFER_BYTES, 0xd20b_bea2_0001),
+        &format!(
             "f=$(mktemp) && head -c {TRANSFER_BYTES} /dev/urandom >\"$f\" && \
              sha256sum <\"$f\" >&2 && cat \"$f\"; s=$?; rm -f \"$f\"; exit $s"
-        ))
-        .unwrap();
-    let mut stderr = channel.stderr();
-    let mut hasher = SHA256.start();
-    let started = Instant::now();
-    let mut received = 0;
-    let mut rekeyed = false;
-    loop {
-        if !rekeyed && received >= TRANSFER_BYTES / 2 {
-            session.rekey().unwrap();
-            rekeyed = true;
-        }
-        let n = channel
-            .read(&mut buf)
-            .unwrap_or_else(|e| fx.fail(format!("download failed after {received} bytes: {e}")));
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        received += n;
-    }
-    let download = started.elapsed();
-    let mut their_hash = String::new();
-    stderr.read_to_string(&mut their_hash).unwrap();
-    assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
-    assert_eq!(received, TRANSFER_BYTES, "download: stderr {their_hash:?}");
-    assert_eq!(
-        their_hash,
-        format!("{}  -\n", hex(&hasher.finish())),
-        "download"
+        ),
+        true,
+        &|what| fx.fail(what),
+    );
+    let (upload, download) = (t.upload, t.download);
+    assert!(
+        t.kex_after_upload > kex_before,
+        "no rekey during the upload ({kex_before} -> {})",
+        t.kex_after_upload
     );
     assert!(
-        session.key_exchanges() > kex_after_upload,
+        session.key_exchanges() > t.kex_after_upload,
         "no rekey during the download"
     );
     eprintln!(

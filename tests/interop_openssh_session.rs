@@ -39,31 +39,29 @@
 //! killed when it ends, panicking or not, and its directory removed.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+#[allow(dead_code)]
+#[path = "support/fixture.rs"]
+mod fixture;
+#[allow(dead_code)]
 #[path = "support/session.rs"]
 mod session;
 mod support;
 
+use fixture::{OnlyAlgorithm, SSH_LIMIT, SshClient, SshdFixture, run_ssh};
+use sekura::algorithms::SigningKey;
 use sekura::algorithms::builtin::keys::{PrivateKey, PublicKey};
-use sekura::algorithms::hash::SHA256;
-use sekura::algorithms::{AlgorithmError, CryptoRng, HashFunction, SigningKey};
 use sekura::blocking::{
     AuthResult, Channel, HostKeyCheck, Pty, ServerHandler, Session, SessionRequest,
 };
 use sekura::transport::Config;
 use sekura::transport::auth::Credential;
-use session::{
-    Ran, SekuraServer, TEST_PASSWORD, TEST_USER, Watchdog, login_account, run_with_deadline,
-};
+use session::{SekuraServer, TEST_PASSWORD, TEST_USER, Watchdog, run, sha256sum_each_way};
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::Command;
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{OpenSsh, Sshd, SshdConfig, TempDir, peer_or_skip};
+use support::{Noise, OpenSsh, TempDir, peer_or_skip, rate};
 
 /// How long one sekura session with sshd may last before its connection is
 /// cut (see [`Watchdog`]).
@@ -72,9 +70,6 @@ const SESSION_LIMIT: Duration = Duration::from_secs(60);
 /// The same for the session moving 200 MiB.
 const TRANSFER_LIMIT: Duration = Duration::from_secs(300);
 
-/// How long one run of ssh may take.
-const SSH_LIMIT: Duration = Duration::from_secs(30);
-
 /// The size of each transfer of [`sshd_100_mib_each_way`].
 const TRANSFER_BYTES: usize = 100 * 1024 * 1024;
 
@@ -82,78 +77,7 @@ const TRANSFER_BYTES: usize = 100 * 1024 * 1024;
 // sekura's client against sshd
 // ---------------------------------------------------------------------------
 
-/// A throwaway sshd letting `sekura-test` log in.
-struct SshdFixture {
-    sshd: Sshd,
-    host_key: Vec<u8>,
-    /// The `AuthorizedKeysFile` sshd reads.
-    authorized_keys: PathBuf,
-    openssh: OpenSsh,
-    // Last: removed after sshd is gone.
-    dir: TempDir,
-}
-
 impl SshdFixture {
-    /// Starts sshd with `lines` (`Keyword value`) overriding its
-    /// configuration, and the test's defaults.
-    /// `None`: the test is skipped.
-    fn start(test: &str, lines: &[&str]) -> Option<SshdFixture> {
-        let openssh = peer_or_skip(test, OpenSsh::find(true))?;
-        peer_or_skip(test, login_account())?;
-        let dir = TempDir::new("sekura-session").unwrap();
-        // sshd reads AuthorizedKeysFile as the user: let it through the
-        // directory (without listing it). Private keys stay 0600, root's.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-        let host = dir.path().join("host_ed25519");
-        openssh.keygen(&host, "ed25519", None).unwrap();
-        let host_key = PublicKey::from_file(host.with_extension("pub"))
-            .unwrap()
-            .to_blob();
-        let authorized_keys = dir.path().join("authorized_keys");
-        std::fs::write(&authorized_keys, "").unwrap();
-        std::fs::set_permissions(&authorized_keys, std::fs::Permissions::from_mode(0o644)).unwrap();
-        // `sshd -o` options win over the file's fixed lines (such as
-        // `PasswordAuthentication no`), and the first value given wins.
-        let mut options: Vec<String> = lines.iter().map(|l| (*l).to_string()).collect();
-        options.extend([
-            "PasswordAuthentication yes".to_string(),
-            "PubkeyAuthentication yes".to_string(),
-            format!("AuthorizedKeysFile {}", authorized_keys.display()),
-            format!("AllowUsers {TEST_USER}"),
-            "PrintMotd no".to_string(),
-            "PrintLastLog no".to_string(),
-        ]);
-        let config = SshdConfig {
-            host_keys: vec![host],
-            extra: vec!["Subsystem sftp internal-sftp".to_string()],
-            options,
-            ..SshdConfig::default()
-        };
-        let sshd = Sshd::start(&openssh, dir.path(), &config)
-            .unwrap_or_else(|e| panic!("{test}: starting sshd: {e}"));
-        Some(SshdFixture {
-            sshd,
-            host_key,
-            authorized_keys,
-            openssh,
-            dir,
-        })
-    }
-
-    /// Authorizes these public keys (only these) for `sekura-test`.
-    fn authorize(&self, keys: &[&PublicKey]) {
-        let text: String = keys.iter().map(|k| k.to_openssh() + "\n").collect();
-        std::fs::write(&self.authorized_keys, text).unwrap();
-    }
-
-    /// Makes a key pair with ssh-keygen and loads it with sekura.
-    fn user_key(&self, kind: &str, bits: Option<u32>) -> PrivateKey {
-        let path = self.dir.path().join(format!("user_{kind}"));
-        self.openssh.keygen(&path, kind, bits).unwrap();
-        PrivateKey::from_file(&path, None)
-            .unwrap_or_else(|e| panic!("sekura cannot load ssh-keygen's {kind} key: {e}"))
-    }
-
     /// Connects a sekura client (host key checked), with a watchdog.
     fn connect(&self, limit: Duration) -> (Session, Watchdog) {
         let stream = TcpStream::connect(self.sshd.address()).unwrap();
@@ -164,88 +88,6 @@ impl SshdFixture {
             .unwrap_or_else(|e| self.fail(format!("connecting: {e}")));
         (session, watchdog)
     }
-
-    /// Panics with `what` and the end of sshd's log.
-    fn fail(&self, what: String) -> ! {
-        panic!(
-            "{what}\n--- sshd log (tail) ---\n{}",
-            self.sshd.log_tail(60)
-        )
-    }
-
-    /// Waits (briefly) until sshd's log has a line containing all of
-    /// `parts`, and returns it.
-    fn log_line(&self, parts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.sshd.log_text();
-            if let Some(line) = log
-                .lines()
-                .find(|line| parts.iter().all(|p| line.contains(p)))
-            {
-                return line.to_string();
-            }
-            if Instant::now() >= deadline {
-                self.fail(format!("sshd logged no line with {parts:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// Runs `command` on a new channel: (stdout, stderr, exit status).
-fn run(session: &Session, command: &str) -> (String, String, Option<u32>) {
-    let mut channel = session.open_session().unwrap();
-    channel.exec(command).unwrap();
-    let mut stderr = channel.stderr();
-    let mut out = String::new();
-    channel.read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    stderr.read_to_string(&mut err).unwrap();
-    (out, err, channel.wait_exit_status().unwrap())
-}
-
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// A signing key restricted to one of its signature algorithms (how an
-/// application makes the client sign an RSA key with rsa-sha2-256 when the
-/// server also lists rsa-sha2-512, which the client would prefer).
-struct OnlyAlgorithm {
-    key: PrivateKey,
-    algorithm: &'static str,
-}
-
-impl SigningKey for OnlyAlgorithm {
-    fn key_type(&self) -> &str {
-        self.key.key_type()
-    }
-
-    fn public_key_blob(&self) -> Vec<u8> {
-        self.key.public_key_blob()
-    }
-
-    fn signature_algorithms(&self) -> Vec<&str> {
-        vec![self.algorithm]
-    }
-
-    fn sign(
-        &self,
-        algorithm: &str,
-        message: &[u8],
-        rng: &mut dyn CryptoRng,
-    ) -> Result<Vec<u8>, AlgorithmError> {
-        assert_eq!(
-            algorithm, self.algorithm,
-            "asked to sign with another algorithm"
-        );
-        self.key.sign(algorithm, message, rng)
-    }
 }
 
 /// Password authentication (a wrong password is refused first), then two
@@ -253,7 +95,7 @@ impl SigningKey for OnlyAlgorithm {
 /// stderr and exits with 3.
 #[test]
 fn sshd_password_and_exec() {
-    let Some(fx) = SshdFixture::start("sshd_password_and_exec", &[]) else {
+    let Some(fx) = SshdFixture::start("sshd_password_and_exec", &[], &[]) else {
         return;
     };
     let (session, _watchdog) = fx.connect(SESSION_LIMIT);
@@ -298,7 +140,7 @@ fn sshd_publickey_algorithms() {
     const TEST: &str = "sshd_publickey_algorithms";
     // Keys are made once, in the first fixture's directory (they are files
     // sekura loads; sshd sees only their public halves).
-    let Some(keys_fx) = SshdFixture::start(TEST, &[]) else {
+    let Some(keys_fx) = SshdFixture::start(TEST, &[], &[]) else {
         return;
     };
     let ed25519 = keys_fx.user_key("ed25519", None);
@@ -338,7 +180,7 @@ fn sshd_publickey_algorithms() {
     ];
     for (algorithm, key, public, log_type) in cases {
         let accepted = format!("PubkeyAcceptedAlgorithms {algorithm}");
-        let fx = SshdFixture::start(TEST, &[&accepted, "PasswordAuthentication no"]).unwrap();
+        let fx = SshdFixture::start(TEST, &[&accepted, "PasswordAuthentication no"], &[]).unwrap();
         fx.authorize(&[&public]);
         let (session, _watchdog) = fx.connect(SESSION_LIMIT);
         session
@@ -380,6 +222,7 @@ fn sshd_keyboard_interactive_pam() {
             "PasswordAuthentication no",
             "PubkeyAuthentication no",
         ],
+        &[],
     ) else {
         return;
     };
@@ -410,7 +253,8 @@ fn sshd_keyboard_interactive_pam() {
 #[test]
 fn sshd_publickey_then_password() {
     const TEST: &str = "sshd_publickey_then_password";
-    let Some(fx) = SshdFixture::start(TEST, &["AuthenticationMethods publickey,password"]) else {
+    let Some(fx) = SshdFixture::start(TEST, &["AuthenticationMethods publickey,password"], &[])
+    else {
         return;
     };
     let key = fx.user_key("ed25519", None);
@@ -443,26 +287,6 @@ fn sshd_publickey_then_password() {
     );
 }
 
-/// A fast pseudo-random byte stream (xorshift64*), the same for a seed.
-struct Noise(u64);
-
-impl Noise {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let word = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-    }
-}
-
-/// MiB per second.
-fn rate(bytes: usize, elapsed: Duration) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
-}
-
 /// 100 MiB each way, checked with SHA-256 computed on both ends:
 /// uploaded into `sha256sum` on the server, then downloaded from
 /// `/dev/urandom` through `tee`, the server's hash of what it sent coming
@@ -471,7 +295,7 @@ fn rate(bytes: usize, elapsed: Duration) -> f64 {
 fn sshd_100_mib_each_way() {
     const TEST: &str = "sshd_100_mib_each_way";
     // Less logging: DEBUG3 would log every window adjustment.
-    let Some(fx) = SshdFixture::start(TEST, &["LogLevel VERBOSE"]) else {
+    let Some(fx) = SshdFixture::start(TEST, &["LogLevel VERBOSE"], &[]) else {
         return;
     };
     let (session, watchdog) = fx.connect(TRANSFER_LIMIT);
@@ -479,70 +303,26 @@ fn sshd_100_mib_each_way() {
         .authenticate_password(TEST_USER, TEST_PASSWORD)
         .unwrap_or_else(|e| fx.fail(format!("password refused: {e}")));
 
-    // Upload.
-    let mut channel = session.open_session().unwrap();
-    channel.exec("sha256sum").unwrap();
-    let mut noise = Noise(0x5eca_1234_abcd_ef01);
-    let mut hasher = SHA256.start();
-    let mut buf = vec![0u8; 256 * 1024];
-    let started = Instant::now();
-    let mut sent = 0;
-    while sent < TRANSFER_BYTES {
-        let n = buf.len().min(TRANSFER_BYTES - sent);
-        noise.fill(&mut buf[..n]);
-        hasher.update(&buf[..n]);
-        channel
-            .send_all(&buf[..n])
-            .unwrap_or_else(|e| fx.fail(format!("upload failed after {sent} bytes: {e}")));
-        sent += n;
-    }
-    channel.shutdown(Shutdown::Write).unwrap();
-    let mut answer = String::new();
-    channel.read_to_string(&mut answer).unwrap();
-    let upload = started.elapsed();
-    assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
-    assert_eq!(answer, format!("{}  -\n", hex(&hasher.finish())), "upload");
-    drop(channel);
-    eprintln!(
-        "upload: {TRANSFER_BYTES} bytes in {upload:.2?}: {:.1} MiB/s",
-        rate(TRANSFER_BYTES, upload)
-    );
-
-    // Download. tee copies to the channel (fd 3 = stdout) what sha256sum
-    // hashes; dash, the account's /bin/sh, has no >(...).
-    let mut channel = session.open_session().unwrap();
-    channel
-        .exec(&format!(
+    // The download: tee copies to the channel (fd 3 = stdout) what
+    // sha256sum hashes; dash, the account's /bin/sh, has no >(...).
+    let t = sha256sum_each_way(
+        &session,
+        (TRANSFER_BYTES, 0x5eca_1234_abcd_ef01),
+        &format!(
             "{{ head -c {TRANSFER_BYTES} /dev/urandom | tee /dev/fd/3 | sha256sum >&2; }} 3>&1"
-        ))
-        .unwrap();
-    let mut stderr = channel.stderr();
-    let mut hasher = SHA256.start();
-    let started = Instant::now();
-    let mut received = 0;
-    loop {
-        let n = channel
-            .read(&mut buf)
-            .unwrap_or_else(|e| fx.fail(format!("download failed after {received} bytes: {e}")));
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        received += n;
-    }
-    let download = started.elapsed();
-    let mut their_hash = String::new();
-    stderr.read_to_string(&mut their_hash).unwrap();
-    assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
-    assert_eq!(received, TRANSFER_BYTES, "download: stderr {their_hash:?}");
-    assert_eq!(
-        their_hash,
-        format!("{}  -\n", hex(&hasher.finish())),
-        "download"
+        ),
+        false,
+        &|what| fx.fail(what),
     );
     eprintln!(
-        "download: {TRANSFER_BYTES} bytes in {download:.2?}: {:.1} MiB/s",
-        rate(TRANSFER_BYTES, download)
+        "upload: {TRANSFER_BYTES} bytes in {:.2?}: {:.1} MiB/s",
+        t.upload,
+        rate(TRANSFER_BYTES, t.upload)
+    );
+    eprintln!(
+        "download: {TRANSFER_BYTES} bytes in {:.2?}: {:.1} MiB/s",
+        t.download,
+        rate(TRANSFER_BYTES, t.download)
     );
     assert!(!watchdog.fired());
     session.close();
@@ -552,7 +332,7 @@ fn sshd_100_mib_each_way() {
 /// SSH_FXP_VERSION.
 #[test]
 fn sshd_pty_and_sftp() {
-    let Some(fx) = SshdFixture::start("sshd_pty_and_sftp", &[]) else {
+    let Some(fx) = SshdFixture::start("sshd_pty_and_sftp", &[], &[]) else {
         return;
     };
     let (session, _watchdog) = fx.connect(SESSION_LIMIT);
@@ -747,32 +527,24 @@ fn shell(user: &str, pty: Option<Pty>, channel: &mut Channel) -> u32 {
     }
 }
 
-/// A sekura server with [`TestHandler`], and what ssh needs to reach it.
+/// A sekura server with [`TestHandler`], and ssh to reach it.
 struct ServerFixture {
-    server: SekuraServer,
-    openssh: OpenSsh,
+    /// Serves until the fixture is dropped.
+    _server: SekuraServer,
+    ssh: SshClient,
     handler: Arc<TestHandler>,
-    known_hosts: PathBuf,
-    dir: TempDir,
+    /// Keys and known_hosts; last: removed after the server is gone.
+    _dir: TempDir,
 }
 
 impl ServerFixture {
     /// Starts a server accepting the public halves of `user_keys` (made by
-    /// ssh-keygen in the fixture's directory, named by their type). `None`:
+    /// ssh-keygen in the fixture's directory, named `id_<kind>`). `None`:
     /// skipped.
     fn start(test: &str, user_keys: &[(&str, Option<u32>)]) -> Option<ServerFixture> {
         let openssh = peer_or_skip(test, OpenSsh::find(false))?;
         let dir = TempDir::new("sekura-session-server").unwrap();
-        let mut authorized = Vec::new();
-        for &(kind, bits) in user_keys {
-            let path = dir.path().join(format!("id_{kind}"));
-            openssh.keygen(&path, kind, bits).unwrap();
-            authorized.push(
-                PublicKey::from_file(path.with_extension("pub"))
-                    .unwrap()
-                    .to_blob(),
-            );
-        }
+        let authorized = SshClient::make_user_keys(&openssh, dir.path(), user_keys);
         let host = PrivateKey::generate_ed25519(&mut sekura::os_rng());
         let host_line = host.public_key().to_openssh();
         let handler = Arc::new(TestHandler {
@@ -781,80 +553,14 @@ impl ServerFixture {
         });
         let config = Config::server(vec![Arc::new(host) as Arc<dyn SigningKey>]);
         let server = SekuraServer::start(config, handler.clone()).unwrap();
-        let known_hosts = dir.path().join("known_hosts");
-        std::fs::write(
-            &known_hosts,
-            format!("[127.0.0.1]:{} {host_line}\n", server.address().port()),
-        )
-        .unwrap();
+        let ssh = SshClient::new(openssh, dir.path(), server.address().port(), &host_line);
         Some(ServerFixture {
-            server,
-            openssh,
+            _server: server,
+            ssh,
             handler,
-            known_hosts,
-            dir,
+            _dir: dir,
         })
     }
-
-    /// ssh to the server, the host key checked against the known_hosts
-    /// file, no configuration or agent of the machine's.
-    fn ssh(&self, options: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.openssh.ssh);
-        cmd.args(["-F", "/dev/null", "-p"])
-            .arg(self.server.address().port().to_string())
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
-            .args(["-o", "GlobalKnownHostsFile=/dev/null"])
-            .args(["-o", "StrictHostKeyChecking=yes"])
-            .args(["-o", "HostKeyAlgorithms=ssh-ed25519"])
-            .args(["-o", "IdentityAgent=none", "-o", "ConnectTimeout=10"])
-            .args(["-o", "LogLevel=ERROR"])
-            .args(options)
-            .env_remove("SSH_AUTH_SOCK");
-        cmd
-    }
-
-    /// ssh logging in with the password (given by an SSH_ASKPASS script).
-    fn ssh_password(&self, password: &str, options: &[&str]) -> Command {
-        let askpass = self.dir.path().join("askpass");
-        std::fs::write(&askpass, format!("#!/bin/sh\necho '{password}'\n")).unwrap();
-        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let mut cmd = self.ssh(&[
-            "-o",
-            "PreferredAuthentications=password",
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-        ]);
-        cmd.args(options)
-            .env("SSH_ASKPASS", &askpass)
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .env("DISPLAY", "sekura-test:0");
-        cmd
-    }
-
-    /// ssh logging in with the key `id_<kind>`.
-    fn ssh_key(&self, kind: &str, options: &[&str]) -> Command {
-        let mut cmd = self.ssh(&[
-            "-o",
-            "PreferredAuthentications=publickey",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-        ]);
-        cmd.arg("-i")
-            .arg(self.dir.path().join(format!("id_{kind}")))
-            .args(options);
-        cmd
-    }
-}
-
-/// Runs ssh, with a deadline.
-fn run_ssh(mut cmd: Command, destination_and_command: &[&str], stdin: &[u8]) -> Ran {
-    cmd.args(destination_and_command);
-    run_with_deadline(cmd, stdin, SSH_LIMIT).unwrap()
 }
 
 fn destination() -> String {
@@ -868,25 +574,7 @@ fn ssh_password_to_sekura() {
     let Some(fx) = ServerFixture::start("ssh_password_to_sekura", &[]) else {
         return;
     };
-    let ran = run_ssh(
-        fx.ssh_password(SERVER_PASSWORD, &[]),
-        &[&destination(), "echo hello"],
-        b"",
-    );
-    assert_eq!(
-        (ran.code(), ran.stdout_text().as_str()),
-        (Some(0), "hello\n"),
-        "{ran}"
-    );
-
-    let ran = run_ssh(
-        fx.ssh_password("wrong", &[]),
-        &[&destination(), "echo hello"],
-        b"",
-    );
-    assert_eq!(ran.code(), Some(255), "{ran}");
-    assert!(ran.stdout.is_empty(), "{ran}");
-    assert!(ran.stderr.contains("Permission denied"), "{ran}");
+    fx.ssh.check_password_login(SERVER_USER, SERVER_PASSWORD);
 }
 
 /// Keys made by ssh-keygen, signed by ssh and verified by sekura: ed25519,
@@ -900,29 +588,8 @@ fn ssh_publickey_to_sekura() {
     ) else {
         return;
     };
-    for kind in ["ed25519", "ecdsa", "rsa"] {
-        let ran = run_ssh(
-            fx.ssh_key(kind, &[]),
-            &[&destination(), &format!("echo {kind} ok")],
-            b"",
-        );
-        assert_eq!(
-            (ran.code(), ran.stdout_text()),
-            (Some(0), format!("{kind} ok\n")),
-            "{kind}: {ran}"
-        );
-    }
-    // A key of the right type that the server does not know.
-    fx.openssh
-        .keygen(&fx.dir.path().join("id_stranger"), "ed25519", None)
-        .unwrap();
-    let ran = run_ssh(
-        fx.ssh_key("stranger", &[]),
-        &[&destination(), "echo no"],
-        b"",
-    );
-    assert_eq!(ran.code(), Some(255), "{ran}");
-    assert!(ran.stderr.contains("Permission denied"), "{ran}");
+    fx.ssh
+        .check_key_logins(SERVER_USER, &["ed25519", "ecdsa", "rsa"]);
 }
 
 /// A command's exit status and stderr come through ssh; 8 MiB piped into
@@ -933,13 +600,17 @@ fn ssh_exec_status_stderr_and_data() {
     else {
         return;
     };
-    let ran = run_ssh(fx.ssh_key("ed25519", &[]), &[&destination(), "fail"], b"");
+    let ran = run_ssh(
+        fx.ssh.key("ed25519", None, &[]),
+        &[&destination(), "fail"],
+        b"",
+    );
     assert_eq!(ran.code(), Some(3), "{ran}");
     assert!(ran.stdout.is_empty(), "{ran}");
     assert_eq!(ran.stderr, "something went wrong\n", "{ran}");
 
     let ran = run_ssh(
-        fx.ssh_key("ed25519", &[]),
+        fx.ssh.key("ed25519", None, &[]),
         &[&destination(), "no-such-command"],
         b"",
     );
@@ -947,7 +618,11 @@ fn ssh_exec_status_stderr_and_data() {
 
     let mut data = vec![0u8; 8 * 1024 * 1024];
     Noise(42).fill(&mut data);
-    let ran = run_ssh(fx.ssh_key("ed25519", &[]), &[&destination(), "cat"], &data);
+    let ran = run_ssh(
+        fx.ssh.key("ed25519", None, &[]),
+        &[&destination(), "cat"],
+        &data,
+    );
     assert_eq!(ran.code(), Some(0), "{}", ran.stderr);
     assert_eq!(ran.stdout.len(), data.len());
     assert!(ran.stdout == data, "cat returned other bytes");
@@ -961,7 +636,7 @@ fn ssh_pty_shell() {
     let Some(fx) = ServerFixture::start("ssh_pty_shell", &[("ed25519", None)]) else {
         return;
     };
-    let mut cmd = fx.ssh_key("ed25519", &["-tt"]);
+    let mut cmd = fx.ssh.key("ed25519", None, &["-tt"]);
     cmd.env("TERM", "vt220");
     let ran = run_ssh(cmd, &[&destination()], b"hello\nexit 5\n");
     let out = ran.stdout_text();
@@ -982,7 +657,7 @@ fn ssh_setenv() {
     };
     let setenv = ["-o", "SetEnv=FOO=bar BAZ=qux"];
     let ran = run_ssh(
-        fx.ssh_key("ed25519", &setenv),
+        fx.ssh.key("ed25519", None, &setenv),
         &[&destination(), "printenv FOO"],
         b"",
     );
@@ -992,7 +667,7 @@ fn ssh_setenv() {
         "{ran}"
     );
     let ran = run_ssh(
-        fx.ssh_key("ed25519", &setenv),
+        fx.ssh.key("ed25519", None, &setenv),
         &[&destination(), "printenv BAZ"],
         b"",
     );
@@ -1025,8 +700,9 @@ fn forwarding_roundtrip(test: &str, flag: &str) {
         }
     });
     let local = support::free_port().unwrap();
-    let mut cmd = fx.ssh_key(
+    let mut cmd = fx.ssh.key(
         "ed25519",
+        None,
         &[
             "-N",
             "-o",

@@ -43,28 +43,30 @@
 //! killed when it ends, panicking or not, and its directory removed.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+#[allow(dead_code)]
+#[path = "support/fixture.rs"]
+mod fixture;
 // Only some of its helpers are used here.
 #[allow(dead_code)]
 #[path = "support/session.rs"]
 mod session;
 mod support;
 
+use fixture::{OnlyAlgorithm, SshClient, SshdFixture, run_ssh};
 use sekura::HostKeyCheck;
 use sekura::algorithms::builtin::keys::{PrivateKey, PublicKey};
 use sekura::algorithms::hash::SHA256;
-use sekura::algorithms::{AlgorithmError, CryptoRng, HashFunction, SigningKey};
+use sekura::algorithms::{HashFunction, SigningKey};
 use sekura::negotiation::Preferences;
 use sekura::tokio::{AuthResult, Channel, Handler, Pty, Server, Session, SessionRequest};
 use sekura::transport::Config;
-use session::{Ran, TEST_PASSWORD, TEST_USER, login_account, run_with_deadline};
+use session::{TEST_PASSWORD, TEST_USER};
 use std::future::Future;
 use std::io::ErrorKind;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{Noise, OpenSsh, Sshd, SshdConfig, TempDir, hex, peer_or_skip};
+use support::{Noise, OpenSsh, TempDir, hex, peer_or_skip, rate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -72,24 +74,12 @@ use tokio::net::TcpStream;
 /// (instead of hanging).
 const SESSION_LIMIT: Duration = Duration::from_secs(40);
 
-/// How long one run of ssh may take.
-const SSH_LIMIT: Duration = Duration::from_secs(30);
-
 /// The size of each transfer.
 const TRANSFER_BYTES: usize = 64 * 1024 * 1024;
 
 /// The rekey limit during the transfers (sekura's `rekey_bytes`, ssh's
 /// `RekeyLimit`).
 const REKEY_BYTES: usize = 16 * 1024 * 1024;
-
-/// Lines in sshd's log that mean it found our packets wrong.
-const SSHD_PACKET_ERRORS: &[&str] = &[
-    "Corrupted MAC",
-    "Bad packet length",
-    "padding error",
-    "dispatch_protocol_error",
-    "message authentication code incorrect",
-];
 
 /// Runs `future`, failing the test if it takes longer than `limit`.
 async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
@@ -99,95 +89,11 @@ async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>)
     }
 }
 
-/// MiB per second.
-fn rate(bytes: usize, elapsed: Duration) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
-}
-
 // ---------------------------------------------------------------------------
 // sekura::tokio client -> sshd
 // ---------------------------------------------------------------------------
 
-/// A throwaway sshd letting `sekura-test` log in with its password or a
-/// key of `authorized_keys`.
-struct SshdFixture {
-    sshd: Sshd,
-    /// sshd's ed25519 host key (blob).
-    host_key: Vec<u8>,
-    /// The `AuthorizedKeysFile` sshd reads.
-    authorized_keys: PathBuf,
-    openssh: OpenSsh,
-    // Last: removed after sshd is gone.
-    dir: TempDir,
-}
-
 impl SshdFixture {
-    /// Starts sshd with `options` (`Keyword value`, `sshd -o` options that
-    /// override the support module's fixed lines), an ed25519 host key and
-    /// one more per `extra_host_keys` (ssh-keygen's type and bits, in files
-    /// `host_<type>`). `None`: the test is skipped.
-    fn start(
-        test: &str,
-        options: &[&str],
-        extra_host_keys: &[(&str, Option<u32>)],
-    ) -> Option<Self> {
-        let openssh = peer_or_skip(test, OpenSsh::find(true))?;
-        peer_or_skip(test, login_account())?;
-        let dir = TempDir::new("sekura-tokio").unwrap();
-        // sshd reads AuthorizedKeysFile as the user: let it through the
-        // directory (without listing it). Private keys stay 0600, root's.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-        let mut host_keys = Vec::new();
-        for &(kind, bits) in [("ed25519", None)].iter().chain(extra_host_keys) {
-            let path = dir.path().join(format!("host_{kind}"));
-            openssh.keygen(&path, kind, bits).unwrap();
-            host_keys.push(path);
-        }
-        let host_key = PublicKey::from_file(host_keys[0].with_extension("pub"))
-            .unwrap()
-            .to_blob();
-        let authorized_keys = dir.path().join("authorized_keys");
-        std::fs::write(&authorized_keys, "").unwrap();
-        std::fs::set_permissions(&authorized_keys, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let mut options: Vec<String> = options.iter().map(|o| (*o).to_string()).collect();
-        options.extend([
-            "PasswordAuthentication yes".to_string(),
-            "PubkeyAuthentication yes".to_string(),
-            format!("AuthorizedKeysFile {}", authorized_keys.display()),
-            format!("AllowUsers {TEST_USER}"),
-            "PrintMotd no".to_string(),
-            "PrintLastLog no".to_string(),
-        ]);
-        let config = SshdConfig {
-            host_keys,
-            options,
-            ..SshdConfig::default()
-        };
-        let sshd = Sshd::start(&openssh, dir.path(), &config)
-            .unwrap_or_else(|e| panic!("{test}: starting sshd: {e}"));
-        Some(SshdFixture {
-            sshd,
-            host_key,
-            authorized_keys,
-            openssh,
-            dir,
-        })
-    }
-
-    /// Authorizes these public keys (only these) for `sekura-test`.
-    fn authorize(&self, keys: &[&PublicKey]) {
-        let text: String = keys.iter().map(|k| k.to_openssh() + "\n").collect();
-        std::fs::write(&self.authorized_keys, text).unwrap();
-    }
-
-    /// Makes a key pair with ssh-keygen and loads it with sekura.
-    fn user_key(&self, kind: &str, bits: Option<u32>) -> PrivateKey {
-        let path = self.dir.path().join(format!("user_{kind}"));
-        self.openssh.keygen(&path, kind, bits).unwrap();
-        PrivateKey::from_file(&path, None)
-            .unwrap_or_else(|e| panic!("sekura cannot load ssh-keygen's {kind} key: {e}"))
-    }
-
     /// Connects an async sekura client with `config`, checking sshd's
     /// `host_key`.
     async fn connect_with(&self, mut config: Config, host_key: Vec<u8>) -> Session {
@@ -203,50 +109,6 @@ impl SshdFixture {
     async fn connect(&self) -> Session {
         self.connect_with(Config::default(), self.host_key.clone())
             .await
-    }
-
-    /// Panics with `what` and the end of sshd's log.
-    fn fail(&self, what: String) -> ! {
-        panic!(
-            "{what}\n--- sshd log (tail) ---\n{}",
-            self.sshd.log_tail(60)
-        )
-    }
-
-    /// Waits (briefly) until sshd's log has a line containing all of
-    /// `parts`, and returns it.
-    async fn log_line(&self, parts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.sshd.log_text();
-            if let Some(line) = log
-                .lines()
-                .find(|line| parts.iter().all(|p| line.contains(p)))
-            {
-                return line.to_string();
-            }
-            if Instant::now() >= deadline {
-                self.fail(format!("sshd logged no line with {parts:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Asserts that sshd is alive and logged no packet error.
-    fn assert_clean(&mut self) {
-        assert!(
-            self.sshd.is_running(),
-            "sshd died:\n{}",
-            self.sshd.log_tail(40)
-        );
-        let log = self.sshd.log_text();
-        for error in SSHD_PACKET_ERRORS {
-            assert!(
-                !log.contains(error),
-                "sshd logged {error:?}:\n{}",
-                self.sshd.log_tail(40)
-            );
-        }
     }
 }
 
@@ -305,41 +167,6 @@ async fn cat_roundtrip(session: &Session, data: Arc<Vec<u8>>) -> Result<(), Stri
     }
 }
 
-/// A signing key restricted to one of its signature algorithms (how an
-/// application makes the client sign an RSA key with rsa-sha2-256 when the
-/// server also lists rsa-sha2-512, which the client would prefer).
-struct OnlyAlgorithm {
-    key: PrivateKey,
-    algorithm: &'static str,
-}
-
-impl SigningKey for OnlyAlgorithm {
-    fn key_type(&self) -> &str {
-        self.key.key_type()
-    }
-
-    fn public_key_blob(&self) -> Vec<u8> {
-        self.key.public_key_blob()
-    }
-
-    fn signature_algorithms(&self) -> Vec<&str> {
-        vec![self.algorithm]
-    }
-
-    fn sign(
-        &self,
-        algorithm: &str,
-        message: &[u8],
-        rng: &mut dyn CryptoRng,
-    ) -> Result<Vec<u8>, AlgorithmError> {
-        assert_eq!(
-            algorithm, self.algorithm,
-            "asked to sign with another algorithm"
-        );
-        self.key.sign(algorithm, message, rng)
-    }
-}
-
 /// A wrong password is refused (and logged as such by sshd), the right one
 /// accepted; stdout, stderr and the exit status of two commands stay
 /// apart.
@@ -356,13 +183,14 @@ async fn tokio_client_password_and_exec() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
         assert!(err.to_string().contains("password"), "{err}");
-        fx.log_line(&["Failed password for", TEST_USER]).await;
+        fx.log_line_async(&["Failed password for", TEST_USER]).await;
         session
             .authenticate_password(TEST_USER, TEST_PASSWORD)
             .await
             .unwrap_or_else(|e| fx.fail(format!("password refused: {e}")));
         assert!(session.is_authenticated());
-        fx.log_line(&["Accepted password for", TEST_USER]).await;
+        fx.log_line_async(&["Accepted password for", TEST_USER])
+            .await;
 
         assert_eq!(
             run(&session, "echo hello").await,
@@ -429,12 +257,12 @@ async fn tokio_client_publickey() {
                 .unwrap_or_else(|e| fx.fail(format!("{algorithm}: key refused: {e}")));
             let fingerprint = public.fingerprint_sha256();
             let signed = fx
-                .log_line(&[
+                .log_line_async(&[
                     "userauth_pubkey: publickey have",
                     &format!("{algorithm} signature for {log_type} {fingerprint}"),
                 ])
                 .await;
-            fx.log_line(&[
+            fx.log_line_async(&[
                 "Accepted publickey for",
                 TEST_USER,
                 &format!("{log_type} {fingerprint}"),
@@ -945,12 +773,10 @@ impl Handler for Exec {
 }
 
 /// A `sekura::tokio::Server` serving [`Exec`] on 127.0.0.1 in its own
-/// runtime (the tests drive ssh synchronously), and what ssh needs to reach
-/// it. Dropping it shuts the server down and its runtime with it.
+/// runtime (the tests drive ssh synchronously), and ssh to reach it.
+/// Dropping it shuts the server down and its runtime with it.
 struct ServerFixture {
-    port: u16,
-    openssh: OpenSsh,
-    known_hosts: PathBuf,
+    ssh: SshClient,
     shutdown: sekura::tokio::ShutdownHandle,
     serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // After the server task's handle, before the directory.
@@ -965,16 +791,7 @@ impl ServerFixture {
     fn start(test: &str, user_keys: &[(&str, Option<u32>)]) -> Option<ServerFixture> {
         let openssh = peer_or_skip(test, OpenSsh::find(false))?;
         let dir = TempDir::new("sekura-tokio-server").unwrap();
-        let mut authorized = Vec::new();
-        for &(kind, bits) in user_keys {
-            let path = dir.path().join(format!("id_{kind}"));
-            openssh.keygen(&path, kind, bits).unwrap();
-            authorized.push(
-                PublicKey::from_file(path.with_extension("pub"))
-                    .unwrap()
-                    .to_blob(),
-            );
-        }
+        let authorized = SshClient::make_user_keys(&openssh, dir.path(), user_keys);
         let host = PrivateKey::generate_ed25519(&mut sekura::os_rng());
         let host_line = host.public_key().to_openssh();
         let mut config = Config::server(vec![Arc::new(host) as Arc<dyn SigningKey>]);
@@ -991,79 +808,14 @@ impl ServerFixture {
         let server = Server::new(config, Exec { authorized });
         let shutdown = server.shutdown_handle();
         let serving = runtime.spawn(async move { server.serve(listener).await });
-        let known_hosts = dir.path().join("known_hosts");
-        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_line}\n")).unwrap();
+        let ssh = SshClient::new(openssh, dir.path(), port, &host_line);
         Some(ServerFixture {
-            port,
-            openssh,
-            known_hosts,
+            ssh,
             shutdown,
             serving: Some(serving),
             runtime: Some(runtime),
             dir,
         })
-    }
-
-    /// ssh to the server, the host key checked against the known_hosts
-    /// file, no configuration or agent of the machine's. With `log`, ssh
-    /// writes its DEBUG1 log there (`-E`); otherwise it logs errors only.
-    fn ssh(&self, log: Option<&Path>, options: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.openssh.ssh);
-        match log {
-            Some(path) => {
-                cmd.arg("-E").arg(path).args(["-o", "LogLevel=DEBUG1"]);
-            }
-            None => {
-                cmd.args(["-o", "LogLevel=ERROR"]);
-            }
-        }
-        cmd.args(options)
-            .args(["-F", "/dev/null", "-p"])
-            .arg(self.port.to_string())
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
-            .args(["-o", "GlobalKnownHostsFile=/dev/null"])
-            .args(["-o", "StrictHostKeyChecking=yes"])
-            .args(["-o", "HostKeyAlgorithms=ssh-ed25519"])
-            .args(["-o", "IdentityAgent=none", "-o", "ConnectTimeout=10"])
-            .env_remove("SSH_AUTH_SOCK");
-        cmd
-    }
-
-    /// ssh logging in with the password (given by an SSH_ASKPASS script).
-    fn ssh_password(&self, password: &str, options: &[&str]) -> Command {
-        let askpass = self.dir.path().join("askpass");
-        std::fs::write(&askpass, format!("#!/bin/sh\necho '{password}'\n")).unwrap();
-        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let mut cmd = self.ssh(None, options);
-        cmd.args([
-            "-o",
-            "PreferredAuthentications=password",
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-        ])
-        .env("SSH_ASKPASS", &askpass)
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env("DISPLAY", "sekura-test:0");
-        cmd
-    }
-
-    /// ssh logging in with the key `id_<kind>`.
-    fn ssh_key(&self, kind: &str, log: Option<&Path>, options: &[&str]) -> Command {
-        let mut cmd = self.ssh(log, options);
-        cmd.args([
-            "-o",
-            "PreferredAuthentications=publickey",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-i",
-        ])
-        .arg(self.dir.path().join(format!("id_{kind}")));
-        cmd
     }
 }
 
@@ -1084,12 +836,6 @@ impl Drop for ServerFixture {
     }
 }
 
-/// Runs ssh, with a deadline.
-fn run_ssh(mut cmd: Command, destination_and_command: &[&str], stdin: &[u8]) -> Ran {
-    cmd.args(destination_and_command);
-    run_with_deadline(cmd, stdin, SSH_LIMIT).unwrap()
-}
-
 fn destination() -> String {
     format!("{SERVER_USER}@127.0.0.1")
 }
@@ -1101,24 +847,7 @@ fn ssh_password_to_tokio_server() {
     let Some(fx) = ServerFixture::start("ssh_password_to_tokio_server", &[]) else {
         return;
     };
-    let ran = run_ssh(
-        fx.ssh_password(SERVER_PASSWORD, &[]),
-        &[&destination(), "echo hello"],
-        b"",
-    );
-    assert_eq!(
-        (ran.code(), ran.stdout_text().as_str(), ran.stderr.as_str()),
-        (Some(0), "hello\n", ""),
-        "{ran}"
-    );
-    let ran = run_ssh(
-        fx.ssh_password("wrong", &[]),
-        &[&destination(), "echo hello"],
-        b"",
-    );
-    assert_eq!(ran.code(), Some(255), "{ran}");
-    assert!(ran.stdout.is_empty(), "{ran}");
-    assert!(ran.stderr.contains("Permission denied"), "{ran}");
+    fx.ssh.check_password_login(SERVER_USER, SERVER_PASSWORD);
 }
 
 /// Keys made by ssh-keygen, signed by ssh and verified by the async
@@ -1132,29 +861,8 @@ fn ssh_publickey_to_tokio_server() {
     ) else {
         return;
     };
-    for kind in ["ed25519", "ecdsa", "rsa"] {
-        let ran = run_ssh(
-            fx.ssh_key(kind, None, &[]),
-            &[&destination(), &format!("echo {kind} ok")],
-            b"",
-        );
-        assert_eq!(
-            (ran.code(), ran.stdout_text()),
-            (Some(0), format!("{kind} ok\n")),
-            "{kind}: {ran}"
-        );
-    }
-    fx.openssh
-        .keygen(&fx.dir.path().join("id_stranger"), "ed25519", None)
-        .unwrap();
-    let ran = run_ssh(
-        fx.ssh_key("stranger", None, &[]),
-        &[&destination(), "echo no"],
-        b"",
-    );
-    assert_eq!(ran.code(), Some(255), "{ran}");
-    assert!(ran.stdout.is_empty(), "{ran}");
-    assert!(ran.stderr.contains("Permission denied"), "{ran}");
+    fx.ssh
+        .check_key_logins(SERVER_USER, &["ed25519", "ecdsa", "rsa"]);
 }
 
 /// A command's exit status and stderr come through ssh, apart from its
@@ -1168,7 +876,7 @@ fn ssh_exec_status_and_stderr_to_tokio_server() {
         return;
     };
     let ran = run_ssh(
-        fx.ssh_key("ed25519", None, &[]),
+        fx.ssh.key("ed25519", None, &[]),
         &[&destination(), "fail"],
         b"",
     );
@@ -1177,7 +885,7 @@ fn ssh_exec_status_and_stderr_to_tokio_server() {
     assert_eq!(ran.stderr, "something went wrong\n", "{ran}");
 
     let ran = run_ssh(
-        fx.ssh_key("ed25519", None, &[]),
+        fx.ssh.key("ed25519", None, &[]),
         &[&destination(), "echo to stdout"],
         b"",
     );
@@ -1188,7 +896,7 @@ fn ssh_exec_status_and_stderr_to_tokio_server() {
     );
 
     let ran = run_ssh(
-        fx.ssh_key("ed25519", None, &[]),
+        fx.ssh.key("ed25519", None, &[]),
         &[&destination(), "no-such-command"],
         b"",
     );
@@ -1222,7 +930,7 @@ fn ssh_64_mib_each_way_with_rekeys_to_tokio_server() {
     let want = format!("{}\n", hex(&hasher.finish()));
     let up_log = fx.dir.path().join("ssh-upload.log");
     let ran = run_ssh(
-        fx.ssh_key("ed25519", Some(&up_log), &options),
+        fx.ssh.key("ed25519", Some(&up_log), &options),
         &[&destination(), "sha256"],
         &data,
     );
@@ -1238,7 +946,7 @@ fn ssh_64_mib_each_way_with_rekeys_to_tokio_server() {
 
     let down_log = fx.dir.path().join("ssh-download.log");
     let ran = run_ssh(
-        fx.ssh_key("ed25519", Some(&down_log), &options),
+        fx.ssh.key("ed25519", Some(&down_log), &options),
         &[&destination(), &format!("gen {TRANSFER_BYTES}")],
         b"",
     );
@@ -1284,7 +992,7 @@ fn ssh_algorithm_families_to_tokio_server() {
     };
     let started = Instant::now();
     let data = Noise::bytes(11, 256 * 1024 + 5);
-    let cases = families_openssh_supports(&fx.openssh, &["kex", "cipher", "MAC"]);
+    let cases = families_openssh_supports(&fx.ssh.openssh, &["kex", "cipher", "MAC"]);
     let mut failures = Vec::new();
     for (i, &(category, name, legacy)) in cases.iter().enumerate() {
         let choice = Choice::with(category, name);
@@ -1297,7 +1005,7 @@ fn ssh_algorithm_families_to_tokio_server() {
         ];
         let options: Vec<&str> = options.iter().flat_map(|o| ["-o", o.as_str()]).collect();
         let ran = run_ssh(
-            fx.ssh_key("ed25519", Some(&log), &options),
+            fx.ssh.key("ed25519", Some(&log), &options),
             &[&destination(), "cat"],
             &data,
         );
@@ -1351,7 +1059,7 @@ fn ssh_algorithm_families_to_tokio_server() {
         "{} of {} ssh -> tokio server families failed ({}):\n{}",
         failures.len(),
         cases.len(),
-        fx.openssh.version,
+        fx.ssh.openssh.version,
         failures.join("\n")
     );
 }

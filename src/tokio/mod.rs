@@ -1,7 +1,6 @@
 //! The async API on tokio: a [`Session`] over any `AsyncRead + AsyncWrite`
 //! stream, driven by one task, with channels that are tokio
-//! [`AsyncRead`](::tokio::io::AsyncRead)/[`AsyncWrite`](::tokio::io::AsyncWrite)
-//! streams.
+//! [`AsyncRead`]/[`AsyncWrite`] streams.
 //!
 //! It drives the same sans-I/O [`Connection`] as the blocking API. A
 //! session is one spawned task (the *driver*) that owns the stream: it

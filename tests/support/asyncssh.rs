@@ -1,19 +1,12 @@
-//! Helpers for the AsyncSSH interop tests (`tests/interop_asyncssh.rs`),
-//! on top of `support/mod.rs`, `support/session.rs` and
-//! `support/paramiko.rs` (whose Python, `SEKURA_PYTHON` else
-//! `target/py-venv/bin/python`, `.ci/run` also gives AsyncSSH): the peer
-//! script the tests write into their temporary directory, asked what
-//! AsyncSSH supports, run as a client, or started as a server (killed when
-//! dropped).
+//! The AsyncSSH peer of `tests/interop_asyncssh.rs`: the script the tests
+//! write into their temporary directory and run, through
+//! `support/python.rs` (which finds the Python, `SEKURA_PYTHON` else
+//! `target/py-venv/bin/python`, where `.ci/run` installs AsyncSSH next to
+//! paramiko, asks what AsyncSSH supports, and runs the script as a client
+//! or a server).
 
-use crate::paramiko::PYTHON_VAR;
-use crate::session::{Ran, run_with_deadline};
-use crate::support::KillOnDrop;
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use crate::python::PythonPeer;
+use std::path::Path;
 
 /// The peer script: `query`, `client ARGS_JSON`, `variants ARGS_JSON` (one
 /// connection per algorithm, in one process: starting Python and importing
@@ -192,103 +185,7 @@ if __name__ == "__main__":
     elif mode == "server": asyncio.run(server(json.loads(sys.argv[2])))
 "#;
 
-/// A Python interpreter with AsyncSSH, and the peer script written out.
-pub struct AsyncSsh {
-    /// The interpreter.
-    pub python: PathBuf,
-    /// The peer script, in the test's temporary directory.
-    pub script: PathBuf,
-    /// AsyncSSH's version.
-    pub version: String,
-    /// What AsyncSSH supports, by category (`kex`, `cipher`, `mac`,
-    /// `hostkey`), GSS-API key exchanges left out.
-    pub supported: HashMap<String, Vec<String>>,
-}
-
-impl AsyncSsh {
-    /// Finds Python with AsyncSSH and writes the script into `dir`.
-    pub fn find(dir: &Path) -> Result<AsyncSsh, String> {
-        let python = std::env::var_os(PYTHON_VAR).map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py-venv/bin/python"),
-            PathBuf::from,
-        );
-        if !python.is_file() {
-            return Err(format!(
-                "no Python with asyncssh: {} does not exist (set {PYTHON_VAR}, or: \
-                 python3 -m venv target/py-venv && target/py-venv/bin/pip install asyncssh)",
-                python.display()
-            ));
-        }
-        let script = dir.join("asyncssh_peer.py");
-        std::fs::write(&script, PEER_SCRIPT).map_err(|e| format!("writing the script: {e}"))?;
-        let mut command = Command::new(&python);
-        command.arg(&script).arg("query");
-        let ran = run_with_deadline(command, b"", Duration::from_secs(30))?;
-        if ran.code() != Some(0) {
-            return Err(format!(
-                "asyncssh is not usable with {} (pip install asyncssh): {ran}",
-                python.display()
-            ));
-        }
-        let mut supported = HashMap::new();
-        let mut version = String::new();
-        for line in ran.stdout_text().lines() {
-            if let Some((key, value)) = line.split_once('=') {
-                if key == "version" {
-                    version = value.to_string();
-                } else {
-                    supported.insert(
-                        key.to_string(),
-                        value.split(',').map(String::from).collect(),
-                    );
-                }
-            }
-        }
-        Ok(AsyncSsh {
-            python,
-            script,
-            version,
-            supported,
-        })
-    }
-
-    /// What AsyncSSH supports in `category`.
-    pub fn supports(&self, category: &str) -> Vec<String> {
-        self.supported.get(category).cloned().unwrap_or_default()
-    }
-
-    /// Runs the script as a client (`mode`: `client` or `variants`) with
-    /// `args` (a JSON object).
-    pub fn client(&self, mode: &str, args: &str, timeout: Duration) -> Ran {
-        let mut command = Command::new(&self.python);
-        command.arg(&self.script).arg(mode).arg(args);
-        run_with_deadline(command, b"", timeout).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Starts the script as a server with `args` (a JSON object): the
-    /// process and the port it listens on. Its stderr goes to `log`.
-    pub fn server(&self, args: &str, log: &Path) -> Result<(KillOnDrop, u16), String> {
-        let log = std::fs::File::create(log).map_err(|e| e.to_string())?;
-        let child = Command::new(&self.python)
-            .arg(&self.script)
-            .arg("server")
-            .arg(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| format!("starting the asyncssh server: {e}"))?;
-        let mut process = KillOnDrop::new(child, "asyncssh server");
-        let stdout = process.child().stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        let port = line
-            .trim()
-            .strip_prefix("port=")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("the asyncssh server printed {line:?}"))?;
-        Ok((process, port))
-    }
+/// Finds Python with AsyncSSH and writes the peer script into `dir`.
+pub fn find(dir: &Path) -> Result<PythonPeer, String> {
+    PythonPeer::find(dir, "asyncssh", PEER_SCRIPT)
 }

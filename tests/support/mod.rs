@@ -643,3 +643,8 @@ impl sekura::blocking::ServerHandler for ExecHandler {
         result.unwrap_or(255)
     }
 }
+
+/// MiB per second.
+pub fn rate(bytes: usize, elapsed: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
+}

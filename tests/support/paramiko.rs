@@ -1,19 +1,11 @@
-//! Helpers for the paramiko interop tests (`tests/interop_paramiko.rs`),
-//! on top of `support/mod.rs` and `support/session.rs`: finding a Python
-//! with paramiko (`SEKURA_PYTHON`, else `target/py-venv/bin/python`), the
-//! peer script the tests write into their temporary directory, and the
-//! paramiko server process (killed when dropped).
+//! The paramiko peer of `tests/interop_paramiko.rs`: the script the tests
+//! write into their temporary directory and run, through
+//! `support/python.rs` (which finds the Python, `SEKURA_PYTHON` else
+//! `target/py-venv/bin/python`, and runs the script as a client or a
+//! server).
 
-use crate::session::{Ran, run_with_deadline};
-use crate::support::KillOnDrop;
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-/// The variable naming the Python interpreter that has paramiko.
-pub const PYTHON_VAR: &str = "SEKURA_PYTHON";
+use crate::python::PythonPeer;
+use std::path::Path;
 
 /// The peer script: `query`, `client JSON` or `server JSON`.
 pub const PEER_SCRIPT: &str = r#"
@@ -186,126 +178,7 @@ if __name__ == "__main__":
     elif mode == "server": server(json.loads(sys.argv[2]))
 "#;
 
-/// A Python interpreter with paramiko, and the peer script written out.
-pub struct Paramiko {
-    /// The interpreter.
-    pub python: PathBuf,
-    /// The peer script, in the test's temporary directory.
-    pub script: PathBuf,
-    /// paramiko's version.
-    pub version: String,
-    /// What paramiko supports, by category (`kex`, `cipher`, `mac`,
-    /// `hostkey`).
-    pub supported: HashMap<String, Vec<String>>,
-}
-
-impl Paramiko {
-    /// Finds Python with paramiko and writes the script into `dir`.
-    pub fn find(dir: &Path) -> Result<Paramiko, String> {
-        let python = std::env::var_os(PYTHON_VAR).map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py-venv/bin/python"),
-            PathBuf::from,
-        );
-        if !python.is_file() {
-            return Err(format!(
-                "no Python with paramiko: {} does not exist (set {PYTHON_VAR}, or: \
-                 python3 -m venv target/py-venv && target/py-venv/bin/pip install paramiko)",
-                python.display()
-            ));
-        }
-        let script = dir.join("paramiko_peer.py");
-        std::fs::write(&script, PEER_SCRIPT).map_err(|e| format!("writing the script: {e}"))?;
-        let mut command = Command::new(&python);
-        command.arg(&script).arg("query");
-        let ran = run_with_deadline(command, b"", Duration::from_secs(30))?;
-        if ran.code() != Some(0) {
-            return Err(format!(
-                "paramiko is not usable with {}: {ran}",
-                python.display()
-            ));
-        }
-        let mut supported = HashMap::new();
-        let mut version = String::new();
-        for line in ran.stdout_text().lines() {
-            if let Some((key, value)) = line.split_once('=') {
-                if key == "version" {
-                    version = value.to_string();
-                } else {
-                    supported.insert(
-                        key.to_string(),
-                        value.split(',').map(String::from).collect(),
-                    );
-                }
-            }
-        }
-        Ok(Paramiko {
-            python,
-            script,
-            version,
-            supported,
-        })
-    }
-
-    /// What paramiko supports in `category`.
-    pub fn supports(&self, category: &str) -> Vec<String> {
-        self.supported.get(category).cloned().unwrap_or_default()
-    }
-
-    /// Runs the script as a client with `args` (a JSON object).
-    pub fn client(&self, args: &str, timeout: Duration) -> Ran {
-        let mut command = Command::new(&self.python);
-        command.arg(&self.script).arg("client").arg(args);
-        run_with_deadline(command, b"", timeout).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Starts the script as a server with `args` (a JSON object): the
-    /// process and the port it listens on. Its stderr goes to `log`.
-    pub fn server(&self, args: &str, log: &Path) -> Result<(KillOnDrop, u16), String> {
-        let log = std::fs::File::create(log).map_err(|e| e.to_string())?;
-        let child = Command::new(&self.python)
-            .arg(&self.script)
-            .arg("server")
-            .arg(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| format!("starting the paramiko server: {e}"))?;
-        let mut process = KillOnDrop::new(child, "paramiko server");
-        let stdout = process.child().stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        let port = line
-            .trim()
-            .strip_prefix("port=")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("the paramiko server printed {line:?}"))?;
-        Ok((process, port))
-    }
-}
-
-/// `value` as a JSON string.
-pub fn json_string(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The `key=value` lines of the client's output.
-pub fn fields(ran: &Ran) -> HashMap<String, String> {
-    ran.stdout_text()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+/// Finds Python with paramiko and writes the peer script into `dir`.
+pub fn find(dir: &Path) -> Result<PythonPeer, String> {
+    PythonPeer::find(dir, "paramiko", PEER_SCRIPT)
 }

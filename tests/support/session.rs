@@ -8,7 +8,7 @@
 //! with `#[path = "support/session.rs"] mod session;`.
 
 use crate::support::KillOnDrop;
-use sekura::blocking::{Server, ServerHandler};
+use sekura::blocking::{Server, ServerHandler, Session};
 use sekura::transport::Config;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -269,5 +269,115 @@ impl Drop for SekuraServer {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
+    }
+}
+
+/// Runs `command` on a new channel of a blocking session: (stdout,
+/// stderr, exit status).
+pub fn run(session: &Session, command: &str) -> (String, String, Option<u32>) {
+    let mut channel = session.open_session().unwrap();
+    channel.exec(command).unwrap();
+    let mut stderr = channel.stderr();
+    let mut out = String::new();
+    channel.read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    (out, err, channel.wait_exit_status().unwrap())
+}
+
+/// How long [`sha256sum_each_way`] took each way.
+#[derive(Debug, Clone, Copy)]
+pub struct EachWay {
+    /// The upload.
+    pub upload: Duration,
+    /// The download.
+    pub download: Duration,
+    /// `key_exchanges()` between the two.
+    pub kex_after_upload: u32,
+}
+
+/// `bytes` of `Noise(seed)` uploaded into `sha256sum` on a new channel,
+/// then `bytes` downloaded from `download` (a shell command writing them
+/// to stdout and `sha256sum`'s line for them to stderr), both hashes
+/// checked; with `rekey_halfway`, sekura asks for a rekey halfway through
+/// each direction. `fail` reports an I/O error (with the server's log).
+pub fn sha256sum_each_way(
+    session: &Session,
+    (bytes, seed): (usize, u64),
+    download: &str,
+    rekey_halfway: bool,
+    fail: &dyn Fn(String) -> std::convert::Infallible,
+) -> EachWay {
+    use crate::support::{Noise, hex};
+    use sekura::algorithms::HashFunction;
+    use sekura::algorithms::hash::SHA256;
+
+    // Upload.
+    let mut channel = session.open_session().unwrap();
+    channel.exec("sha256sum").unwrap();
+    let mut noise = Noise(seed);
+    let mut hasher = SHA256.start();
+    let mut buf = vec![0u8; 256 * 1024];
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut rekeyed = !rekey_halfway;
+    while sent < bytes {
+        if !rekeyed && sent >= bytes / 2 {
+            session.rekey().unwrap();
+            rekeyed = true;
+        }
+        let n = buf.len().min(bytes - sent);
+        noise.fill(&mut buf[..n]);
+        hasher.update(&buf[..n]);
+        channel
+            .send_all(&buf[..n])
+            .unwrap_or_else(|e| match fail(format!("upload failed after {sent} bytes: {e}")) {});
+        sent += n;
+    }
+    channel.shutdown(Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    channel.read_to_string(&mut answer).unwrap();
+    let upload = started.elapsed();
+    assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
+    assert_eq!(answer, format!("{}  -\n", hex(&hasher.finish())), "upload");
+    drop(channel);
+    let kex_after_upload = session.key_exchanges();
+
+    // Download.
+    let mut channel = session.open_session().unwrap();
+    channel.exec(download).unwrap();
+    let mut stderr = channel.stderr();
+    let mut hasher = SHA256.start();
+    let started = Instant::now();
+    let mut received = 0;
+    let mut rekeyed = !rekey_halfway;
+    loop {
+        if !rekeyed && received >= bytes / 2 {
+            session.rekey().unwrap();
+            rekeyed = true;
+        }
+        let n = channel.read(&mut buf).unwrap_or_else(|e| {
+            match fail(format!("download failed after {received} bytes: {e}")) {}
+        });
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        received += n;
+    }
+    let download = started.elapsed();
+    let mut their_hash = String::new();
+    stderr.read_to_string(&mut their_hash).unwrap();
+    assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
+    assert_eq!(received, bytes, "download: stderr {their_hash:?}");
+    assert_eq!(
+        their_hash,
+        format!("{}  -\n", hex(&hasher.finish())),
+        "download"
+    );
+    EachWay {
+        upload,
+        download,
+        kex_after_upload,
     }
 }
