@@ -409,6 +409,16 @@ impl State {
         }
     }
 
+    /// Whether a server's control loop has something to answer: an auth
+    /// request, a channel to accept or refuse, a global or channel request
+    /// (what `next_work` takes).
+    pub(crate) fn has_control_work(&self) -> bool {
+        !self.auth.is_empty()
+            || !self.offered.is_empty()
+            || !self.global_requests.is_empty()
+            || self.channels.values().any(|c| !c.requests.is_empty())
+    }
+
     /// The user authentication let in (empty before).
     pub(crate) fn user(&self) -> String {
         self.conn

@@ -61,6 +61,10 @@ pub(crate) struct Shared {
     /// The deadline the writer sleeps until ([`deadline_key`]), written by
     /// the writer under the state's lock.
     writer_deadline: AtomicU64,
+    /// Wakes the server's control loop alone, and only when it has work
+    /// (an auth request, a channel to accept, a request to answer) or the
+    /// session is over: channel data does not concern it.
+    wake_control: Condvar,
     /// Shuts the stream down so the reader thread wakes up (for streams
     /// that can: TCP).
     closer: Mutex<Option<Box<dyn FnOnce() + Send>>>,
@@ -92,17 +96,46 @@ impl Shared {
             || state.is_over()
             || deadline_key(state.conn.poll_timeout())
                 != self.writer_deadline.load(Ordering::Relaxed);
+        let control = state.is_over() || state.has_control_work();
         drop(state);
         self.changed.notify_all();
         if writer {
             self.wake_writer.notify_one();
         }
+        if control {
+            self.wake_control.notify_all();
+        }
+    }
+
+    /// Wakes every waiter after a change made outside [`Shared::with`]
+    /// (the writer thread's errors and timers).
+    fn notify_waiters(&self) {
+        self.changed.notify_all();
+        self.wake_control.notify_all();
     }
 
     /// Waits until `ready` returns a value, the session ends, or `timeout`
     /// passes. `ready` runs with the lock held, after each change.
     pub(crate) fn wait<T>(
         &self,
+        timeout: Option<Duration>,
+        ready: impl FnMut(&mut State) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
+        self.wait_on(&self.changed, timeout, ready)
+    }
+
+    /// [`Shared::wait`] for the server's control loop: woken only when
+    /// there may be work for it.
+    pub(crate) fn wait_for_control<T>(
+        &self,
+        ready: impl FnMut(&mut State) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
+        self.wait_on(&self.wake_control, None, ready)
+    }
+
+    fn wait_on<T>(
+        &self,
+        changed: &Condvar,
         timeout: Option<Duration>,
         mut ready: impl FnMut(&mut State) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
@@ -118,8 +151,7 @@ impl Shared {
                 return Err(state.ended_error());
             }
             state = match deadline {
-                None => self
-                    .changed
+                None => changed
                     .wait(state)
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
                 Some(deadline) => {
@@ -127,7 +159,7 @@ impl Shared {
                     if left.is_zero() {
                         return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
                     }
-                    self.changed
+                    changed
                         .wait_timeout(state, left)
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0
@@ -225,6 +257,7 @@ impl Session {
             state: Mutex::new(state),
             changed: Condvar::new(),
             wake_writer: Condvar::new(),
+            wake_control: Condvar::new(),
             writer_deadline: AtomicU64::new(deadline_key(None)),
             closer: Mutex::new(closer),
         });
@@ -447,7 +480,7 @@ fn writer_loop(shared: &Shared, mut writer: Box<dyn Write + Send>) {
                     .get_or_insert(Error::Closed(format!("write failed: {e}")));
                 state.signal_polled();
                 drop(state);
-                shared.changed.notify_all();
+                shared.notify_waiters();
                 shared.close_stream();
                 return;
             }
@@ -460,7 +493,7 @@ fn writer_loop(shared: &Shared, mut writer: Box<dyn Write + Send>) {
         }
         if state.is_over() {
             drop(state);
-            shared.changed.notify_all();
+            shared.notify_waiters();
             shared.close_stream();
             return;
         }
@@ -491,7 +524,7 @@ fn writer_loop(shared: &Shared, mut writer: Box<dyn Write + Send>) {
                 state.ended.get_or_insert(e);
             }
             state.sync();
-            shared.changed.notify_all();
+            shared.notify_waiters();
         }
     }
 }

@@ -346,7 +346,7 @@ fn serve_connection(
     let mut ptys: HashMap<ChannelId, Pty> = HashMap::new();
     let mut workers = Vec::new();
     loop {
-        let work = session.shared.wait(None, |st| next_work(st).map(Ok));
+        let work = session.shared.wait_for_control(|st| next_work(st).map(Ok));
         let work = match work {
             Ok(work) => work,
             Err(_) => break,
