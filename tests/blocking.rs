@@ -285,6 +285,40 @@ fn read_timeouts_and_nonblocking_reads() {
     assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
 }
 
+/// The seed's socket names: `recv`, `send`, `set_timeout`, and a read
+/// half that can be shut down.
+#[test]
+fn socket_like_names_and_read_shutdown() {
+    let fixture = start_server();
+    let session = connect(&fixture);
+    session.authenticate_password("robey", "foo").unwrap();
+    let mut channel = session.open_session().unwrap();
+    channel.exec("cat").unwrap();
+    channel.set_timeout(Some(Duration::ZERO));
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        channel.recv(&mut buf).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    channel.set_timeout(Some(Duration::from_secs(5)));
+    assert_eq!(channel.send(b"ping").unwrap(), 4);
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        let n = channel.recv(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"ping");
+    channel.shutdown(Shutdown::Read).unwrap();
+    channel.send_all(b"more").unwrap();
+    assert_eq!(
+        channel.recv(&mut buf).unwrap(),
+        0,
+        "reads end after shutdown(Read)"
+    );
+    channel.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(channel.wait_exit_status().unwrap(), Some(0));
+}
+
 #[test]
 fn dropping_the_session_ends_the_server_side() {
     let fixture = start_server();

@@ -13,6 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 #[cfg(unix)]
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How a remote command ended by a signal (`exit-signal`, RFC 4254 §6.10).
@@ -91,6 +92,8 @@ struct Handles {
     /// The descriptor for polling, made on the first `as_fd`.
     #[cfg(unix)]
     fd: OnceLock<UnixStream>,
+    /// [`Channel::shutdown`] of the read half: reads return 0.
+    read_shut: AtomicBool,
 }
 
 impl std::fmt::Debug for Channel {
@@ -140,6 +143,13 @@ impl Channel {
     /// reads non-blocking: `WouldBlock` when nothing is there.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout;
+    }
+
+    /// Sets the read and the write timeout at once (the seed's
+    /// `settimeout`): `None` blocks, zero never blocks (`WouldBlock`).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+        self.write_timeout = timeout;
     }
 
     /// Makes writes give up with `TimedOut` after `timeout`.
@@ -284,7 +294,7 @@ impl Channel {
 
     /// Sends as much of `data` as the peer's window allows, blocking until
     /// there is room for at least one byte; returns how much was sent.
-    fn send(&self, data: &[u8], stderr: bool) -> io::Result<usize> {
+    fn send_stream(&self, data: &[u8], stderr: bool) -> io::Result<usize> {
         if data.is_empty() {
             return Ok(0);
         }
@@ -296,13 +306,27 @@ impl Channel {
 
     /// Writes to the peer's stderr stream (server side).
     pub fn write_stderr(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.send(data, true)
+        self.send_stream(data, true)
+    }
+
+    /// Sends as much of `data` as the peer's window allows, waiting (up to
+    /// the write timeout) until at least one byte can go; returns how much
+    /// went (the seed's `send`; the same as [`Write::write`]).
+    pub fn send(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.send_stream(data, false)
+    }
+
+    /// Receives what has arrived, waiting (up to the read timeout) for at
+    /// least one byte; 0 at the end of the stream (the seed's `recv`; the
+    /// same as [`Read::read`]).
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
     }
 
     /// Writes all of `data`, as `Write::write_all` does.
     pub fn send_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let n = self.send(data, false)?;
+            let n = self.send_stream(data, false)?;
             data = data.get(n..).unwrap_or_default();
         }
         Ok(())
@@ -313,8 +337,13 @@ impl Channel {
     pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
         let (id, generation) = (self.id, self.generation);
         match how {
-            // Nothing to tell the peer: reads simply stop being made.
-            Shutdown::Read => Ok(()),
+            // Nothing to tell the peer (SSH has no read half-close): reads
+            // end here, as a socket's do after `shutdown(Read)`, and what
+            // still arrives is left unread.
+            Shutdown::Read => {
+                self.handles.read_shut.store(true, Ordering::Relaxed);
+                Ok(())
+            }
             Shutdown::Write => self.shared.with(|st| st.channel_eof(id, generation)),
             Shutdown::Both => self.close(),
         }
@@ -398,13 +427,16 @@ impl AsRawFd for Channel {
 
 impl Read for Channel {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.handles.read_shut.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
         self.read_stream(buf, false)
     }
 }
 
 impl Write for Channel {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.send(data, false)
+        self.send_stream(data, false)
     }
 
     fn flush(&mut self) -> io::Result<()> {
