@@ -317,6 +317,42 @@ async fn a_late_dropped_handle_does_not_touch_a_reused_number() {
     assert_eq!(out, "new\n");
 }
 
+/// Any stream will do, also one that buffers what is written until it is
+/// flushed, over a pipe too small for a single packet: the driver must keep
+/// flushing until the stream has taken everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buffered_stream_over_a_tiny_pipe() {
+    let mut rng = sekura::os_rng();
+    let host = PrivateKey::generate_ed25519(&mut rng);
+    let host_key = host.public_key().to_blob();
+    let flooded = Arc::new(AtomicU64::new(0));
+    let server = Server::new(
+        Config::server(vec![Arc::new(host) as Arc<dyn SigningKey>]),
+        Demo {
+            authorized: Vec::new(),
+            flooded,
+        },
+    );
+    let (client_end, server_end) = tokio::io::duplex(64);
+    let serving = tokio::spawn(async move { server.serve_connection(server_end).await });
+    let session = tokio::time::timeout(
+        Duration::from_secs(20),
+        Session::connect(
+            tokio::io::BufStream::new(client_end),
+            Config::default(),
+            HostKeyCheck::Key(host_key),
+        ),
+    )
+    .await
+    .expect("the handshake stalled")
+    .unwrap();
+    session.authenticate_password("robey", "foo").await.unwrap();
+    let (out, _, status) = run(&session, "echo through a straw").await;
+    assert_eq!((out.as_str(), status), ("through a straw\n", Some(0)));
+    session.close().await;
+    serving.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn wrong_host_key_is_refused() {
     let fixture = start_server(|_| {}).await;

@@ -44,6 +44,7 @@ where
         stream: Box::pin(stream),
         output: Vec::new(),
         written: 0,
+        unflushed: false,
         read_done: false,
         timer: Box::pin(::tokio::time::sleep(Duration::ZERO)),
         timer_at: None,
@@ -59,6 +60,8 @@ struct Driver<S> {
     /// Bytes being written, taken from the connection's output.
     output: Vec<u8>,
     written: usize,
+    /// Bytes were written since the stream last finished a flush.
+    unflushed: bool,
     /// The stream reached its end or failed.
     read_done: bool,
     timer: Pin<Box<Sleep>>,
@@ -85,7 +88,11 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
                 let _ = self.stream.as_mut().poll_shutdown(cx);
                 return Poll::Ready(());
             }
-            if !progress && state.out.is_empty() {
+            // Sleep unless output came in that we have not tried to write:
+            // with our own output still half-written the stream's waker is
+            // set, and new output waits behind it.
+            let blocked_on_write = self.written < self.output.len();
+            if !progress && (state.out.is_empty() || blocked_on_write) {
                 // Registered under the lock that every change takes, so a
                 // change after this point wakes us.
                 state.set_driver(cx.waker());
@@ -167,10 +174,14 @@ impl<S: AsyncRead + AsyncWrite> Driver<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        if wrote {
+        // A buffering stream (TLS, a `BufWriter`) holds written bytes until
+        // flushed: flush until it says done.
+        self.unflushed |= wrote;
+        if self.unflushed {
             match self.stream.as_mut().poll_flush(cx) {
                 Poll::Ready(Err(e)) => return self.write_failed(&e.to_string()),
-                Poll::Ready(Ok(())) | Poll::Pending => {}
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Pending => {}
             }
         }
         Poll::Ready(Ok(wrote))
