@@ -636,16 +636,11 @@ async fn tokio_connect(
 ) -> io::Result<::tokio::net::TcpStream> {
     let addresses: Vec<SocketAddr> = ::tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("ssh: Could not resolve hostname {host}: {e}"),
-            )
-        })?
+        .map_err(|e| unresolved(host, &e))?
         .collect();
-    let mut last = io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("ssh: Could not resolve hostname {host}: no addresses"),
+    let mut last = unresolved(
+        host,
+        &io::Error::new(io::ErrorKind::NotFound, "no addresses"),
     );
     for address in addresses {
         let connecting = ::tokio::net::TcpStream::connect(address);
@@ -661,6 +656,15 @@ async fn tokio_connect(
         }
     }
     Err(last)
+}
+
+/// ssh's message for a host name that does not resolve (the resolver's
+/// error kind kept).
+fn unresolved(host: &str, e: &io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("ssh: Could not resolve hostname {host}: {e}"),
+    )
 }
 
 /// ssh's message for a failed connection to one address.
@@ -711,16 +715,11 @@ fn default_user() -> io::Result<String> {
 fn tcp_connect(host: &str, port: u16, timeout: Option<Duration>) -> io::Result<TcpStream> {
     let addresses: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("ssh: Could not resolve hostname {host}: {e}"),
-            )
-        })?
+        .map_err(|e| unresolved(host, &e))?
         .collect();
-    let mut last = io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("ssh: Could not resolve hostname {host}: no addresses"),
+    let mut last = unresolved(
+        host,
+        &io::Error::new(io::ErrorKind::NotFound, "no addresses"),
     );
     for address in addresses {
         let connected = match timeout {
