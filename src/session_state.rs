@@ -65,13 +65,13 @@ pub(crate) struct State {
     /// The channels whose descriptor was asked for (`Channel::as_fd`).
     #[cfg(unix)]
     polled: HashMap<ChannelId, poll::Signal>,
-    #[cfg(feature = "tokio")]
     /// Async tasks waiting for a change (the async adapter's condition
     /// variable), woken by [`State::wake`].
-    pub(crate) waiters: Vec<Waker>,
     #[cfg(feature = "tokio")]
+    pub(crate) waiters: Vec<Waker>,
     /// The async driver task, woken by [`State::wake`] to send new output
     /// or re-arm its timer.
+    #[cfg(feature = "tokio")]
     driver: Option<Waker>,
 }
 
@@ -102,18 +102,18 @@ impl State {
         state
     }
 
-    #[cfg(feature = "tokio")]
     /// Registers an async task to wake at the next change (once, however
     /// often it asks).
+    #[cfg(feature = "tokio")]
     pub(crate) fn wait_for_change(&mut self, waker: &Waker) {
         if !self.waiters.iter().any(|w| w.will_wake(waker)) {
             self.waiters.push(waker.clone());
         }
     }
 
-    #[cfg(feature = "tokio")]
     /// Registers the async driver task, to wake when the application
     /// changes anything.
+    #[cfg(feature = "tokio")]
     pub(crate) fn set_driver(&mut self, waker: &Waker) {
         match &mut self.driver {
             Some(driver) if driver.will_wake(waker) => {}
@@ -121,8 +121,8 @@ impl State {
         }
     }
 
-    #[cfg(feature = "tokio")]
     /// Wakes every async task waiting for a change, and the driver.
+    #[cfg(feature = "tokio")]
     pub(crate) fn wake(&mut self) {
         if let Some(driver) = self.driver.take() {
             driver.wake();
@@ -130,9 +130,9 @@ impl State {
         self.wake_tasks();
     }
 
-    #[cfg(feature = "tokio")]
     /// Wakes every async task waiting for a change (the driver's own
     /// changes: it needs no waking).
+    #[cfg(feature = "tokio")]
     pub(crate) fn wake_tasks(&mut self) {
         for waker in self.waiters.drain(..) {
             waker.wake();
