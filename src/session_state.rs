@@ -419,6 +419,16 @@ impl State {
             || self.channels.values().any(|c| !c.requests.is_empty())
     }
 
+    /// Tells the connection what the application's host key check said
+    /// (`Err` with the reason to refuse): the key exchange goes on, or the
+    /// connection ends with that reason as the error.
+    pub(crate) fn settle_host_key(&mut self, verdict: Result<(), String>) -> io::Result<()> {
+        match verdict {
+            Ok(()) => Ok(self.conn.accept_host_key()?),
+            Err(why) => Err(self.conn.reject_host_key(&why).into()),
+        }
+    }
+
     /// The user authentication let in (empty before).
     pub(crate) fn user(&self) -> String {
         self.conn

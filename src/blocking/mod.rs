@@ -228,16 +228,9 @@ impl Session {
         let key = session
             .shared
             .wait(Some(timeout), |st| st.host_key.take().map(Ok))?;
-        match check.verify(&key) {
-            Ok(()) => session
-                .shared
-                .with(|st| st.conn.accept_host_key())
-                .map_err(io::Error::from)?,
-            Err(why) => {
-                let error = session.shared.with(|st| st.conn.reject_host_key(&why));
-                return Err(error.into());
-            }
-        }
+        // The check (a callback, known_hosts I/O) runs outside the lock.
+        let verdict = check.verify(&key);
+        session.shared.with(|st| st.settle_host_key(verdict))?;
         session
             .shared
             .wait(Some(timeout), |st| st.kex_done.then_some(Ok(())))?;

@@ -50,7 +50,7 @@ pub use crate::blocking::{AuthResult, Challenge, ExitSignal, Pty, SessionRequest
 use crate::HostKeyCheck;
 use crate::session_state::State;
 use crate::transport::auth::Credential;
-use crate::transport::{Config, Connection, HostKey};
+use crate::transport::{Config, Connection};
 use ::tokio::io::{AsyncRead, AsyncWrite};
 use sekura_algorithms::SigningKey;
 use sekura_proto::msg::ChannelKind;
@@ -143,7 +143,9 @@ impl Session {
         let session = Session::start(conn, stream);
         let handshake = async {
             let key = session.shared.wait(|st| st.host_key.take().map(Ok)).await?;
-            verify_host_key(&session.shared, &mut check, &key)?;
+            // The check (a callback, known_hosts I/O) runs outside the lock.
+            let verdict = check.verify(&key);
+            session.shared.with(|st| st.settle_host_key(verdict))?;
             session
                 .shared
                 .wait(|st| st.kex_done.then_some(Ok(())))
@@ -300,14 +302,6 @@ impl Drop for Session {
         if self.driver.is_some() {
             self.disconnect(DisconnectReason::ByApplication, "closed by the application");
         }
-    }
-}
-
-/// Checks the host key the connection offers and tells the connection.
-fn verify_host_key(shared: &Shared, check: &mut HostKeyCheck, key: &HostKey) -> io::Result<()> {
-    match check.verify(key) {
-        Ok(()) => Ok(shared.with(|st| st.conn.accept_host_key())?),
-        Err(why) => Err(shared.with(|st| st.conn.reject_host_key(&why)).into()),
     }
 }
 
