@@ -60,6 +60,16 @@ impl Algorithm for AesGcm {
 
 impl AesGcm {
     fn state(&self, keys: &DirectionKeys) -> Result<Box<dyn GcmState>, AlgorithmError> {
+        self.state_with(keys, true)
+    }
+
+    /// The state for `keys`, with the wide GHASH kernel if `wide` and the
+    /// CPU has it, else the `polyval` crate (tests force either).
+    fn state_with(
+        &self,
+        keys: &DirectionKeys,
+        wide: bool,
+    ) -> Result<Box<dyn GcmState>, AlgorithmError> {
         check_len(self.name, "key", self.key_len, keys.key.len())?;
         check_len(self.name, "IV", IV_LEN, keys.iv.len())?;
         let invalid_iv = || AlgorithmError::InvalidLength {
@@ -71,15 +81,98 @@ impl AesGcm {
         let (fixed, counter) = keys.iv.split_first_chunk::<4>().ok_or_else(invalid_iv)?;
         let counter = <[u8; 8]>::try_from(counter).map_err(|_| invalid_iv())?;
         let invocation = u64::from_be_bytes(counter);
-        Ok(if self.key_len == 16 {
-            Box::new(Gcm::<aes::Aes128Enc>::new(
-                self.name, &keys.key, *fixed, invocation,
-            )?)
+        if self.key_len == 16 {
+            boxed::<aes::Aes128Enc>(self.name, &keys.key, *fixed, invocation, wide)
         } else {
-            Box::new(Gcm::<aes::Aes256Enc>::new(
-                self.name, &keys.key, *fixed, invocation,
-            )?)
-        })
+            boxed::<aes::Aes256Enc>(self.name, &keys.key, *fixed, invocation, wide)
+        }
+    }
+}
+
+/// A [`Gcm`] with AES `C` under `key`, its GHASH picked as
+/// [`AesGcm::state_with`] says.
+fn boxed<C>(
+    name: &'static str,
+    key: &[u8],
+    fixed: [u8; 4],
+    invocation: u64,
+    wide: bool,
+) -> Result<Box<dyn GcmState>, AlgorithmError>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit + Send + 'static,
+{
+    let aes = C::new_from_slice(key).map_err(|_| AlgorithmError::InvalidLength {
+        algorithm: name,
+        what: "key",
+        expected: C::key_size(),
+        found: key.len(),
+    })?;
+    // H = E(K, 0^128): the keystream block of the all-zero counter.
+    let mut keystream = AesCtr::new(aes, [0; 16]);
+    let mut h = zeroize::Zeroizing::new([0u8; 16]);
+    keystream.apply(&mut *h);
+    let hash_key = polyval_key(&h);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(ghash) = wide
+        .then(|| crate::simd::ghash::Ghash::new(&hash_key))
+        .flatten()
+    {
+        return Ok(Box::new(Gcm {
+            keystream,
+            ghash,
+            fixed,
+            invocation,
+        }));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = wide;
+    Ok(Box::new(Gcm {
+        keystream,
+        ghash: Polyval::new(&(*hash_key).into()),
+        fixed,
+        invocation,
+    }))
+}
+
+/// GHASH, computed as POLYVAL (see [`Gcm`]), by whichever implementation
+/// this CPU runs fastest.
+trait Ghash: Send + 'static {
+    /// A hash in progress.
+    type Running;
+    /// A hash of nothing yet.
+    fn start(&self) -> Self::Running;
+    /// Hashes `data`, zero-padded to whole blocks, GHASH's byte order.
+    fn update(&self, running: &mut Self::Running, data: &[u8]);
+    /// The POLYVAL value (the tag before its byte reversal and mask).
+    fn finalize(&self, running: Self::Running) -> [u8; 16];
+}
+
+/// The `polyval` crate: four blocks per reduction, any CPU.
+impl Ghash for Polyval {
+    type Running = Polyval;
+    fn start(&self) -> Polyval {
+        self.clone()
+    }
+    fn update(&self, running: &mut Polyval, data: &[u8]) {
+        ghash_update(running, data);
+    }
+    fn finalize(&self, running: Polyval) -> [u8; 16] {
+        running.finalize().into()
+    }
+}
+
+/// Sixteen blocks per reduction on 512-bit registers (`simd::ghash`).
+#[cfg(target_arch = "x86_64")]
+impl Ghash for crate::simd::ghash::Ghash {
+    type Running = zeroize::Zeroizing<[u8; 16]>;
+    fn start(&self) -> Self::Running {
+        zeroize::Zeroizing::new([0; 16])
+    }
+    fn update(&self, running: &mut Self::Running, data: &[u8]) {
+        crate::simd::ghash::Ghash::update(self, running, data);
+    }
+    fn finalize(&self, running: Self::Running) -> [u8; 16] {
+        *running
     }
 }
 
@@ -133,39 +226,14 @@ trait GcmState: PacketSealer + PacketOpener {
 /// mulX(reverse(H)), and the result reversed (RFC 8452 Appendix A), as the
 /// `ghash` crate does; the reversal is done here, on whole buffers of
 /// blocks, rather than copied and reversed four blocks at a time.
-struct Gcm<C> {
+struct Gcm<C, G> {
     keystream: AesCtr<C, false>,
-    ghash: Polyval,
+    ghash: G,
     fixed: [u8; 4],
     invocation: u64,
 }
 
-impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit> Gcm<C> {
-    fn new(
-        name: &'static str,
-        key: &[u8],
-        fixed: [u8; 4],
-        invocation: u64,
-    ) -> Result<Self, AlgorithmError> {
-        let aes = C::new_from_slice(key).map_err(|_| AlgorithmError::InvalidLength {
-            algorithm: name,
-            what: "key",
-            expected: C::key_size(),
-            found: key.len(),
-        })?;
-        // H = E(K, 0^128): the keystream block of the all-zero counter.
-        let mut keystream = AesCtr::new(aes, [0; 16]);
-        let mut h = zeroize::Zeroizing::new([0u8; 16]);
-        keystream.apply(&mut *h);
-        let ghash = Polyval::new(&(*polyval_key(&h)).into());
-        Ok(Self {
-            keystream,
-            ghash,
-            fixed,
-            invocation,
-        })
-    }
-
+impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit, G: Ghash> Gcm<C, G> {
     /// The nonce for this packet, and the counter moved on for the next
     /// one. The counter wraps modulo 2^64 as OpenSSL's GCM IV generation
     /// does; it starts at a key-exchange-derived value, so wrapping is
@@ -184,7 +252,7 @@ impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit> Gcm<C> {
     /// (E(K, J0), returned) masks the tag, leaving the keystream at
     /// inc32(J0) for the body (also returned); and the hash over the
     /// additional data.
-    fn start(&mut self, aad: &[u8]) -> ([u8; 16], [u8; 16], Polyval) {
+    fn start(&mut self, aad: &[u8]) -> ([u8; 16], [u8; 16], G::Running) {
         let nonce = self.next_nonce();
         let mut j0 = [0u8; 16];
         for (j, n) in j0.iter_mut().zip(nonce) {
@@ -194,19 +262,26 @@ impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit> Gcm<C> {
         self.keystream.seek(j0);
         let mut mask = [0u8; 16];
         self.keystream.apply(&mut mask);
-        let mut ghash = self.ghash.clone();
-        ghash_update(&mut ghash, aad);
+        let mut running = self.ghash.start();
+        self.ghash.update(&mut running, aad);
         j0[15] = 2;
-        (mask, j0, ghash)
+        (mask, j0, running)
     }
 
     /// The tag: the hash closed with the bit lengths of the additional data
     /// and the ciphertext, masked with E(K, J0).
-    fn finish(mut ghash: Polyval, mask: [u8; 16], aad_len: usize, body_len: usize) -> [u8; 16] {
+    fn finish(
+        &self,
+        mut running: G::Running,
+        mask: [u8; 16],
+        aad_len: usize,
+        body_len: usize,
+    ) -> [u8; 16] {
+        // The lengths block, in GHASH's byte order: big-endian bit counts.
         let lengths = (u128::from(aad_len as u64).wrapping_mul(8) << 64)
             | u128::from(body_len as u64).wrapping_mul(8);
-        ghash.update(&[lengths.to_le_bytes().into()]);
-        let mut tag: [u8; 16] = ghash.finalize().into();
+        self.ghash.update(&mut running, &lengths.to_be_bytes());
+        let mut tag = self.ghash.finalize(running);
         tag.reverse();
         for (t, m) in tag.iter_mut().zip(mask) {
             *t ^= m;
@@ -217,24 +292,24 @@ impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit> Gcm<C> {
     /// Encrypts `body` in place, hashing each step of ciphertext while it
     /// is still in L1, and returns the tag.
     fn seal_parts(&mut self, aad: &[u8], body: &mut [u8]) -> [u8; 16] {
-        let (mask, _, mut ghash) = self.start(aad);
+        let (mask, _, mut running) = self.start(aad);
         for step in body.chunks_mut(STEP) {
             self.keystream.apply(step);
-            ghash_update(&mut ghash, step);
+            self.ghash.update(&mut running, step);
         }
-        Self::finish(ghash, mask, aad.len(), body.len())
+        self.finish(running, mask, aad.len(), body.len())
     }
 
     /// Hashes and decrypts `body` step by step; if the tag does not match,
     /// encrypts it back, so that a forgery leaves the ciphertext as it came
     /// and no plaintext of it is ever handed out.
     fn open_parts(&mut self, aad: &[u8], body: &mut [u8], tag: &[u8]) -> bool {
-        let (mask, restart, mut ghash) = self.start(aad);
+        let (mask, restart, mut running) = self.start(aad);
         for step in body.chunks_mut(STEP) {
-            ghash_update(&mut ghash, step);
+            self.ghash.update(&mut running, step);
             self.keystream.apply(step);
         }
-        let expected = Self::finish(ghash, mask, aad.len(), body.len());
+        let expected = self.finish(running, mask, aad.len(), body.len());
         // ct_eq of slices of different lengths is false, in constant time
         // with respect to the contents.
         if bool::from(expected.as_slice().ct_eq(tag)) {
@@ -288,7 +363,7 @@ fn reversed(x: &[u8]) -> [u8; 16] {
     u128::from_be_bytes(block).to_le_bytes()
 }
 
-impl<C> GcmState for Gcm<C>
+impl<C, G: Ghash> GcmState for Gcm<C, G>
 where
     C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit + Send + 'static,
 {
@@ -306,7 +381,7 @@ where
     }
 }
 
-impl<C> PacketSealer for Gcm<C>
+impl<C, G: Ghash> PacketSealer for Gcm<C, G>
 where
     C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit + Send,
 {
@@ -340,7 +415,7 @@ where
     }
 }
 
-impl<C> PacketOpener for Gcm<C>
+impl<C, G: Ghash> PacketOpener for Gcm<C, G>
 where
     C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit + Send,
 {
@@ -428,22 +503,25 @@ mod tests {
         // Through the same state and calls the sealer and opener use: the
         // additional data in front of the encrypted part of one buffer,
         // the nonce from the IV as fixed field + invocation counter.
-        for (cipher, key, ct, tag) in CASES {
+        // Both GHASH implementations (the wide one where the CPU has it).
+        for ((cipher, key, ct, tag), wide) in
+            CASES.into_iter().flat_map(|c| [(c, true), (c, false)])
+        {
             let aad = hex(AAD);
             let k = keys(key, IV);
             assert_eq!(cipher.state(&k).unwrap().take_nonce(), hex(IV)[..]);
-            let mut st = cipher.state(&k).unwrap();
+            let mut st = cipher.state_with(&k, wide).unwrap();
             let mut buf = [aad.clone(), hex(PLAIN)].concat();
             let (a, body) = buf.split_at_mut(aad.len());
             let t = st.encrypt(a, body);
             assert_eq!(body, hex(ct), "{}", cipher.name);
             assert_eq!(t.as_slice(), hex(tag), "{}", cipher.name);
-            let mut st = cipher.state(&k).unwrap();
+            let mut st = cipher.state_with(&k, wide).unwrap();
             let mut bad = t;
             bad[3] ^= 0x10;
             assert!(!st.decrypt(a, body, &bad));
             assert_eq!(body, hex(ct), "a forgery leaves the ciphertext");
-            let mut st = cipher.state(&k).unwrap();
+            let mut st = cipher.state_with(&k, wide).unwrap();
             assert!(st.decrypt(a, body, &t));
             assert_eq!(body, hex(PLAIN));
         }
@@ -507,7 +585,9 @@ mod tests {
     fn same_as_the_aes_gcm_crate_on_many_sizes() {
         // Packets of many lengths (whole steps, partial steps, partial
         // blocks) against RustCrypto's `aes-gcm`, sealed and opened in turn
-        // so the invocation counters stay in step.
+        // so the invocation counters stay in step. The sealer and the opener
+        // use different GHASH implementations (the wide kernel where the
+        // CPU has it, the `polyval` crate), one way and then the other.
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             x ^= x << 13;
@@ -515,7 +595,10 @@ mod tests {
             x ^= x << 17;
             x
         };
-        for (cipher, key_len) in [(&AES128_GCM, 16), (&AES256_GCM, 32)] {
+        let cases = [(&AES128_GCM, 16), (&AES256_GCM, 32)];
+        for ((cipher, key_len), seal_wide) in
+            cases.into_iter().flat_map(|c| [(c, true), (c, false)])
+        {
             let key: Vec<u8> = (0..key_len).map(|_| next() as u8).collect();
             let iv: Vec<u8> = (0..12).map(|_| next() as u8).collect();
             let k = DirectionKeys {
@@ -523,8 +606,8 @@ mod tests {
                 key: Zeroizing::new(key.clone()),
                 mac_key: Zeroizing::new(Vec::new()),
             };
-            let mut sealer = cipher.new_sealer(&k, None).unwrap();
-            let mut opener = cipher.new_opener(&k, None).unwrap();
+            let mut sealer = cipher.state_with(&k, seal_wide).unwrap();
+            let mut opener = cipher.state_with(&k, !seal_wide).unwrap();
             let mut sizes: Vec<usize> = vec![4, 5, 19, 20, 21, 4100, 4116, 8196, 32788, 35004];
             sizes.extend((0..40).map(|_| 4 + (next() % 20000) as usize));
             for (n, size) in sizes.into_iter().enumerate() {
