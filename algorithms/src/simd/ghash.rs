@@ -43,13 +43,13 @@ const POLY_MIDDLE: i64 = 0xC200_0000_0000_0000_u64 as i64;
 
 /// POLYVAL's key and its first sixteen powers, for a CPU with AVX-512BW
 /// and VPCLMULQDQ.
-pub(crate) struct Ghash {
+pub(crate) struct WideGhash {
     /// `H_16, H_15, ..., H_1`: the power for block i of sixteen is at i.
     powers: Zeroizing<[[u8; 16]; WIDE]>,
     token: wide_clmul::InitToken,
 }
 
-impl Ghash {
+impl WideGhash {
     /// The hasher for POLYVAL key `key` (already mulX(ByteReverse(H))), or
     /// `None` when this CPU lacks the instructions.
     pub(crate) fn new(key: &[u8; 16]) -> Option<Self> {
@@ -310,8 +310,8 @@ mod tests {
     /// `polyval` and these tests have nothing to compare). The CI and
     /// development machines (AMD Zen 4) have it: std's own detection must
     /// agree with `cpufeatures` that the kernel is there.
-    fn hasher(key: &[u8; 16]) -> Option<Ghash> {
-        let ghash = Ghash::new(key);
+    fn hasher(key: &[u8; 16]) -> Option<WideGhash> {
+        let ghash = WideGhash::new(key);
         let detected = std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("vpclmulqdq")

@@ -114,7 +114,7 @@ where
     let hash_key = polyval_key(&h);
     #[cfg(target_arch = "x86_64")]
     if let Some(ghash) = wide
-        .then(|| crate::simd::ghash::Ghash::new(&hash_key))
+        .then(|| crate::simd::ghash::WideGhash::new(&hash_key))
         .flatten()
     {
         return Ok(Box::new(Gcm {
@@ -163,13 +163,13 @@ impl Ghash for Polyval {
 
 /// Sixteen blocks per reduction on 512-bit registers (`simd::ghash`).
 #[cfg(target_arch = "x86_64")]
-impl Ghash for crate::simd::ghash::Ghash {
+impl Ghash for crate::simd::ghash::WideGhash {
     type Running = zeroize::Zeroizing<[u8; 16]>;
     fn start(&self) -> Self::Running {
         zeroize::Zeroizing::new([0; 16])
     }
     fn update(&self, running: &mut Self::Running, data: &[u8]) {
-        crate::simd::ghash::Ghash::update(self, running, data);
+        crate::simd::ghash::WideGhash::update(self, running, data);
     }
     fn finalize(&self, running: Self::Running) -> [u8; 16] {
         *running
