@@ -21,8 +21,8 @@
 //! or keeps global mutable state.
 //!
 //! `unsafe` is denied everywhere but in the private `simd` module, which holds
-//! the x86-64 vector kernels (GHASH so far) that the RustCrypto crates do not
-//! offer in a default build; each unsafe block there says why it is sound.
+//! the x86-64 vector kernels (GHASH, ChaCha20, Poly1305) that the RustCrypto
+//! crates do not offer in a default build; each unsafe block there says why it is sound.
 #![no_std]
 #![deny(unsafe_code)]
 

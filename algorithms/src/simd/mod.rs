@@ -11,4 +11,6 @@
 //! stands in for, on random inputs of many lengths, and the callers fall back
 //! to that implementation when the CPU lacks the features.
 
+pub(crate) mod chacha20;
 pub(crate) mod ghash;
+pub(crate) mod poly1305;

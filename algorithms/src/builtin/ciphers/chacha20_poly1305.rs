@@ -27,16 +27,17 @@ use poly1305::universal_hash::{KeyInit, UniversalHash};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-/// Poly1305 of `data` (unpadded, as the construction requires), the same
-/// tag as `compute_unpadded`: the whole 16-byte blocks go through
-/// `update_padded`, which reaches the crate's 4-way SIMD backend, and only
-/// the short tail through `compute_unpadded`, which handles one block at a
-/// time.
-fn poly1305_tag(mut mac: Poly1305, data: &[u8]) -> poly1305::Tag {
+/// Poly1305 of `data` (unpadded, as the construction requires) by the
+/// `poly1305` crate, the same tag as `compute_unpadded`: the whole 16-byte
+/// blocks go through `update_padded`, which reaches the crate's 4-way SIMD
+/// backend, and only the short tail through `compute_unpadded`, which
+/// handles one block at a time.
+fn poly1305_tag(key: &[u8; 32], data: &[u8]) -> [u8; 16] {
+    let mut mac = Poly1305::new(key.into());
     let whole = data.len() - data.len() % 16;
     let (blocks, tail) = data.split_at(whole);
     mac.update_padded(blocks);
-    mac.compute_unpadded(tail)
+    mac.compute_unpadded(tail).into()
 }
 
 const KEY_LEN: usize = 64;
@@ -97,16 +98,36 @@ impl Cipher for ChaCha20Poly1305 {
     }
 }
 
-/// Both keys of one direction, wiped on drop.
+/// Both keys of one direction, wiped on drop, and the keystream kernel
+/// chosen for them.
 struct State {
     /// K_1, the length key: the second half of the key material.
     header: Zeroizing<[u8; 32]>,
     /// K_2, the main key: the first half.
     main: Zeroizing<[u8; 32]>,
+    /// The AVX-512 ChaCha20 kernel for K_2's keystream (Poly1305 key and
+    /// payload), if this CPU has it; detected once per key here rather
+    /// than per packet. `None` means the `chacha20` crate.
+    #[cfg(target_arch = "x86_64")]
+    avx512: Option<crate::simd::chacha20::Avx512>,
+    /// Whether Poly1305 may use the AVX-512 IFMA kernel (which detects the
+    /// CPU itself); `false` means the `poly1305` crate.
+    #[cfg(target_arch = "x86_64")]
+    wide_poly1305: bool,
 }
 
 impl State {
     fn new(keys: &DirectionKeys) -> Result<Self, AlgorithmError> {
+        Self::with_simd(keys, true)
+    }
+
+    /// [`State::new`], using the AVX-512 kernels only if `allow_simd` (and
+    /// the CPU has them): tests pass `false` to check the crates' fallback
+    /// against the kernels on a CPU that has both.
+    pub(crate) fn with_simd(
+        keys: &DirectionKeys,
+        allow_simd: bool,
+    ) -> Result<Self, AlgorithmError> {
         check_len(NAME, "key", KEY_LEN, keys.key.len())?;
         check_len(NAME, "IV", 0, keys.iv.len())?;
         let invalid = || AlgorithmError::InvalidLength {
@@ -118,18 +139,38 @@ impl State {
         let (k2, k1) = keys.key.split_first_chunk::<32>().ok_or_else(invalid)?;
         let main = Zeroizing::new(*k2);
         let header = Zeroizing::new(<[u8; 32]>::try_from(k1).map_err(|_| invalid())?);
-        Ok(Self { header, main })
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = allow_simd;
+        Ok(Self {
+            header,
+            main,
+            #[cfg(target_arch = "x86_64")]
+            avx512: crate::simd::chacha20::Avx512::detect(allow_simd),
+            #[cfg(target_arch = "x86_64")]
+            wide_poly1305: allow_simd,
+        })
+    }
+
+    /// The 64-bit nonce of a packet: its sequence number, big-endian.
+    fn nonce(sequence_number: u32) -> [u8; 8] {
+        u64::from(sequence_number).to_be_bytes()
     }
 
     /// ChaCha20 under `key` with the sequence number as nonce, at block 0.
     fn chacha(key: &[u8; 32], sequence_number: u32) -> ChaCha20LegacyCore {
-        let nonce = LegacyNonce::from(u64::from(sequence_number).to_be_bytes());
+        let nonce = LegacyNonce::from(Self::nonce(sequence_number));
         ChaCha20LegacyCore::new(key.into(), &nonce)
     }
 
-    /// K_2's ChaCha20 for this packet, moved on to block 1, and the
-    /// packet's Poly1305 keyed from the first half of block 0.
-    fn main_cipher(&self, sequence_number: u32) -> (ChaCha20LegacyCore, Poly1305) {
+    /// K_2's keystream for this packet, positioned at block 1, and the
+    /// packet's Poly1305 key: the first half of block 0.
+    fn main_cipher(&self, sequence_number: u32) -> (MainKeystream, Zeroizing<[u8; 32]>) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(kernel) = self.avx512 {
+            let keystream = kernel.packet(&self.main, Self::nonce(sequence_number));
+            let poly_key = keystream.poly1305_key();
+            return (MainKeystream::Avx512(keystream), poly_key);
+        }
         let mut main = Self::chacha(&self.main, sequence_number);
         let mut block0 = Zeroizing::new([0u8; 64]);
         main.write_keystream_block((&mut *block0).into());
@@ -137,13 +178,47 @@ impl State {
         for (k, b) in poly_key.iter_mut().zip(block0.iter()) {
             *k = *b;
         }
-        let mac = Poly1305::new((&*poly_key).into());
-        (main, mac)
+        (MainKeystream::Crate(main), poly_key)
+    }
+
+    /// The Poly1305 tag of `data` under the packet's `poly_key`.
+    fn tag(&self, poly_key: &[u8; 32], data: &[u8]) -> [u8; 16] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(tag) =
+            crate::simd::poly1305::poly1305_tag_allowing(self.wide_poly1305, poly_key, data)
+        {
+            return tag;
+        }
+        poly1305_tag(poly_key, data)
     }
 
     /// XORs the length key's keystream into `length` (4 bytes).
     fn crypt_length(&self, sequence_number: u32, length: &mut [u8]) {
         apply(Self::chacha(&self.header, sequence_number), length);
+    }
+}
+
+/// K_2's keystream for one packet, from block 1 on: the AVX-512 kernel's
+/// or the `chacha20` crate's.
+// The kernel's variant is 1 KiB: it lives on the stack for one packet,
+// and boxing it would allocate per packet.
+#[allow(clippy::large_enum_variant)]
+enum MainKeystream {
+    /// The portable crate, moved on to block 1.
+    Crate(ChaCha20LegacyCore),
+    /// The AVX-512 kernel, which already holds blocks 0-15.
+    #[cfg(target_arch = "x86_64")]
+    Avx512(crate::simd::chacha20::PacketKeystream),
+}
+
+impl MainKeystream {
+    /// XORs the keystream into `body`, the packet after its length.
+    fn apply(self, body: &mut [u8]) {
+        match self {
+            Self::Crate(core) => apply(core, body),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(keystream) => keystream.xor_body(body),
+        }
     }
 }
 
@@ -170,19 +245,19 @@ impl PacketSealer for State {
         TAG_LEN
     }
     fn seal(&mut self, sequence_number: u32, packet: &mut [u8], tag: &mut [u8]) {
-        let (main, mac) = self.main_cipher(sequence_number);
+        let (main, poly_key) = self.main_cipher(sequence_number);
         match packet.split_at_mut_checked(LENGTH_LEN) {
             Some((length, body)) => {
                 self.crypt_length(sequence_number, length);
-                apply(main, body);
+                main.apply(body);
             }
             // Shorter than a length field: not a packet, never built by the
             // transport. Send nothing readable.
             None => packet.fill(0),
         }
-        let t = poly1305_tag(mac, packet);
-        for (out, t) in tag.iter_mut().zip(t.iter()) {
-            *out = *t;
+        let t = self.tag(&poly_key, packet);
+        for (out, t) in tag.iter_mut().zip(t) {
+            *out = t;
         }
     }
 }
@@ -216,15 +291,15 @@ impl PacketOpener for State {
         packet: &mut [u8],
         tag: &[u8],
     ) -> Result<(), CryptoError> {
-        let (main, mac) = self.main_cipher(sequence_number);
-        let expected = poly1305_tag(mac, packet);
+        let (main, poly_key) = self.main_cipher(sequence_number);
+        let expected = self.tag(&poly_key, packet);
         // ct_eq of slices of different lengths is false, in constant time
         // with respect to the contents.
         if !bool::from(expected.as_slice().ct_eq(tag)) {
             return Err(CryptoError);
         }
         let (length, body) = packet.split_at_mut_checked(LENGTH_LEN).ok_or(CryptoError)?;
-        apply(main, body);
+        main.apply(body);
         self.crypt_length(sequence_number, length);
         Ok(())
     }
@@ -240,8 +315,8 @@ mod tests {
         for len in 0..data.len() {
             let mac = Poly1305::new((&key).into());
             assert_eq!(
-                poly1305_tag(mac.clone(), &data[..len]),
-                mac.compute_unpadded(&data[..len]),
+                poly1305_tag(&key, &data[..len]),
+                <[u8; 16]>::from(mac.compute_unpadded(&data[..len])),
                 "length {len}"
             );
         }
@@ -306,6 +381,16 @@ mod tests {
         for (key, nonce, expected) in cases {
             let expected = hex(expected);
             assert_eq!(keystream(key, nonce, expected.len()), expected, "{nonce}");
+            // The same vectors through the AVX-512 kernel, which this
+            // machine (AMD Zen 4) has; elsewhere only the crate is checked.
+            #[cfg(target_arch = "x86_64")]
+            if let Some(kernel) = crate::simd::chacha20::Avx512::detect(true) {
+                let key: [u8; 32] = hex(key).try_into().unwrap();
+                let nonce: [u8; 8] = hex(nonce).try_into().unwrap();
+                let mut out = vec![0; expected.len()];
+                kernel.xor_keystream(&key, &nonce, 0, &mut out);
+                assert_eq!(out, expected, "kernel, {nonce:?}");
+            }
         }
     }
 
@@ -370,6 +455,90 @@ mod tests {
         );
         opener.open(SSHM_SEQ, &mut packet, &hex(SSHM_TAG)).unwrap();
         assert_eq!(packet, hex(SSHM_PLAIN));
+    }
+
+    /// Both keystream paths: the crate (forced) and the default, which is
+    /// the AVX-512 kernel on a CPU that has it (this machine, AMD Zen 4,
+    /// does; elsewhere both are the crate and the tests still pass).
+    fn both_paths(keys: &DirectionKeys) -> [State; 2] {
+        [
+            State::with_simd(keys, false).unwrap(),
+            State::with_simd(keys, true).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn the_forced_fallback_uses_the_crate() {
+        let [fallback, default] = both_paths(&sshm_keys());
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert!(fallback.avx512.is_none());
+            assert!(!fallback.wide_poly1305 && default.wide_poly1305);
+            assert_eq!(
+                default.avx512.is_some(),
+                crate::simd::chacha20::Avx512::detect(true).is_some()
+            );
+        }
+        let _ = (fallback, default);
+    }
+
+    #[test]
+    fn sshm_draft_worked_example_on_both_paths() {
+        for mut state in both_paths(&sshm_keys()) {
+            let mut packet = hex(SSHM_PLAIN);
+            let mut tag = [0; 16];
+            state.seal(SSHM_SEQ, &mut packet, &mut tag);
+            assert_eq!(packet, hex(SSHM_WIRE));
+            assert_eq!(tag.as_slice(), hex(SSHM_TAG));
+            assert_eq!(state.decrypt_length(SSHM_SEQ, &mut packet[..4]), 72);
+            state.open(SSHM_SEQ, &mut packet, &tag).unwrap();
+            assert_eq!(packet, hex(SSHM_PLAIN));
+        }
+    }
+
+    #[test]
+    fn kernel_and_fallback_agree_on_random_packets() {
+        // Seal with one path, open with the other, both ways, on random
+        // keys, sequence numbers and packet lengths (every length to 1100
+        // bytes, then big ones), and compare the ciphertexts and tags.
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            // xorshift64: varied, reproducible test inputs.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let lengths = (4..=1100).chain([16 * 1024 + 12, 32 * 1024 + 20, 35_005, 256 * 1024 + 4]);
+        for len in lengths {
+            let key: Vec<u8> = (0..KEY_LEN).map(|_| next() as u8).collect();
+            let keys = DirectionKeys {
+                key: Zeroizing::new(key),
+                ..sshm_keys()
+            };
+            let seq = match len % 4 {
+                0 => u32::MAX,
+                1 => 0,
+                _ => next() as u32,
+            };
+            let plain: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let [mut fallback, mut kernel] = both_paths(&keys);
+            let mut sealed = [plain.clone(), plain.clone()];
+            let mut tags = [[0u8; 16]; 2];
+            fallback.seal(seq, &mut sealed[0], &mut tags[0]);
+            kernel.seal(seq, &mut sealed[1], &mut tags[1]);
+            assert!(sealed[0] == sealed[1], "ciphertext, length {len}");
+            assert_eq!(tags[0], tags[1], "tag, length {len}");
+            for (opener, (packet, tag)) in [&mut kernel, &mut fallback]
+                .into_iter()
+                .zip(sealed.iter_mut().zip(tags))
+            {
+                let length = opener.decrypt_length(seq, &mut packet[..4]);
+                assert_eq!(length.to_be_bytes(), plain[..4], "length {len}");
+                opener.open(seq, packet, &tag).unwrap();
+                assert!(*packet == plain, "plaintext, length {len}");
+            }
+        }
     }
 
     #[test]
