@@ -39,10 +39,7 @@ use core::arch::x86_64::{
     _mm512_setzero_si512, _mm512_shuffle_i32x4, _mm512_storeu_si512, _mm512_unpackhi_epi32,
     _mm512_unpackhi_epi64, _mm512_unpacklo_epi32, _mm512_unpacklo_epi64, _mm512_xor_si512,
 };
-use zeroize::Zeroizing;
-
-// Runtime detection, cached by `cpufeatures` in a static (no std needed).
-cpufeatures::new!(avx512_chacha, "avx512f", "avx512vl", "avx512bw");
+use zeroize::{Zeroize, Zeroizing};
 
 /// Bytes of keystream one pass of the kernel makes: sixteen 64-byte blocks.
 const PASS: usize = 1024;
@@ -51,29 +48,17 @@ const PASS: usize = 1024;
 /// little-endian words (the ChaCha paper §2; RFC 8439 §2.3).
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 
-/// Proof that this CPU runs the AVX-512 kernel (F for the 512-bit integer
-/// operations and rotates, BW for the byte-masked loads and stores of the
-/// last partial block; VL is not used by these 512-bit-only kernels but is
-/// on every CPU with F and BW, and lets a narrower 256/128-bit variant for
-/// short packets be added under the same token). Only
-/// [`Avx512::detect`] makes one, after runtime detection said yes, so a
-/// value of this type is what makes calling the kernel sound.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Avx512 {
-    /// Keeps the type from being built anywhere but `detect`.
-    _detected: (),
-}
+cpu_proof!(
+    /// Proof that this CPU runs the AVX-512 kernel (F for the 512-bit
+    /// integer operations and rotates, BW for the byte-masked loads and
+    /// stores of the last partial block; VL is not used by these
+    /// 512-bit-only kernels but is on every CPU with F and BW, and lets a
+    /// narrower 256/128-bit variant for short packets be added under the
+    /// same proof).
+    Avx512, avx512_chacha, "avx512f", "avx512vl", "avx512bw"
+);
 
 impl Avx512 {
-    /// The kernel if `allow` and the CPU has the features, else `None`
-    /// (the caller then uses the portable `chacha20` crate). `allow` is
-    /// false only in tests, to exercise that fallback on a CPU that does
-    /// have AVX-512. Detection is cached by `cpufeatures`, and callers
-    /// keep the result per key, not per packet.
-    pub(crate) fn detect(allow: bool) -> Option<Self> {
-        (allow && avx512_chacha::init().get()).then_some(Self { _detected: () })
-    }
-
     /// XORs ChaCha20's keystream for `key` and `nonce` (8 bytes, read as
     /// state words 14 and 15), starting at 64-byte block `counter`, into
     /// `data`. The counter wraps at 2^64 blocks (2^70 bytes, beyond any
@@ -230,12 +215,17 @@ fn xor_block(out: &mut [u8; 64], keystream: __m512i) {
 }
 
 /// XORs the first `out.len()` bytes of a keystream block into `out`,
-/// which must be shorter than a block; longer slices are left as they are
-/// (the caller never passes one), and an empty one costs nothing.
+/// which must be shorter than a block; an empty one costs nothing. A
+/// longer one (the callers never pass one) is wiped rather than left
+/// readable.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw")]
 #[inline]
 fn xor_partial_block(out: &mut [u8], keystream: __m512i) {
-    if out.is_empty() || out.len() >= 64 {
+    if out.len() >= 64 {
+        out.fill(0);
+        return;
+    }
+    if out.is_empty() {
         return;
     }
     // The low `out.len()` bits: one per byte to touch.
@@ -266,31 +256,40 @@ fn xor_keystream_16x(key: &[u8; 32], nonce: &[u8; 8], mut counter: u64, data: &m
     let mut rest = data;
     while !rest.is_empty() {
         let (pass, later) = rest.split_at_mut(rest.len().min(PASS));
-        let keystream: [__m512i; 16] = keystream_16!(key, nonce, counter);
+        let mut keystream: [__m512i; 16] = keystream_16!(key, nonce, counter);
         if let Ok(pass) = <&mut [u8; PASS]>::try_from(&mut *pass) {
             let (blocks, _) = pass.as_chunks_mut::<64>();
             for (block, ks) in blocks.iter_mut().zip(keystream) {
                 xor_block(block, ks);
             }
         } else {
-            xor_blocks(&*Zeroizing::new(keystream), pass);
+            xor_blocks(&keystream, pass);
+            // Wipe the copy in memory where it was read from (a move into
+            // `Zeroizing` would leave this one behind).
+            keystream.zeroize();
         }
         counter = counter.wrapping_add(16);
         rest = later;
     }
 }
 
-/// XORs `keystream`, block after block, into `data`, as far as both go:
-/// whole blocks directly, a last partial one with a masked load and store.
+/// XORs `keystream`, block after block, into `data`: whole blocks
+/// directly, a last partial one with a masked load and store. Data past
+/// the keystream (the callers never pass any) is wiped, never left as
+/// plaintext.
 #[target_feature(enable = "avx512f,avx512vl,avx512bw")]
 fn xor_blocks(keystream: &[__m512i], data: &mut [u8]) {
     let (blocks, last) = data.as_chunks_mut::<64>();
     let mut keystream = keystream.iter();
-    for (block, ks) in blocks.iter_mut().zip(&mut keystream) {
-        xor_block(block, *ks);
+    for block in blocks.iter_mut() {
+        match keystream.next() {
+            Some(ks) => xor_block(block, *ks),
+            None => block.fill(0),
+        }
     }
-    if let Some(ks) = keystream.next() {
-        xor_partial_block(last, *ks);
+    match keystream.next() {
+        Some(ks) => xor_partial_block(last, *ks),
+        None => last.fill(0),
     }
 }
 
@@ -324,10 +323,10 @@ fn xor_packet_body(first: &[__m512i; 16], key: &[u8; 32], nonce: &[u8; 8], body:
 /// a packet of up to 960 bytes after the length costs a single pass, and
 /// the Poly1305 key no separate one. The pass is kept (and wiped on drop)
 /// because opening needs the key to check the tag before it decrypts.
-pub(crate) struct PacketKeystream {
-    /// The key K_2, for the blocks past the first pass (a copy, so that
-    /// this borrows nothing; wiped on drop).
-    key: Zeroizing<[u8; 32]>,
+pub(crate) struct PacketKeystream<'a> {
+    /// The key K_2, for the blocks past the first pass (borrowed: a copy
+    /// per packet would leave the direction's key on the stack).
+    key: &'a [u8; 32],
     /// The packet's nonce, its sequence number as 8 big-endian bytes.
     nonce: [u8; 8],
     /// Blocks 0-15.
@@ -338,12 +337,12 @@ pub(crate) struct PacketKeystream {
 
 impl Avx512 {
     /// The keystream of the packet with this `nonce` under `key`.
-    pub(crate) fn packet(self, key: &[u8; 32], nonce: [u8; 8]) -> PacketKeystream {
+    pub(crate) fn packet(self, key: &[u8; 32], nonce: [u8; 8]) -> PacketKeystream<'_> {
         // SAFETY: `self` exists only if `detect` found the features
         // `first_pass` enables.
         let first = unsafe { first_pass(key, &nonce) };
         PacketKeystream {
-            key: Zeroizing::new(*key),
+            key,
             nonce,
             first,
             _kernel: self,
@@ -351,7 +350,7 @@ impl Avx512 {
     }
 }
 
-impl PacketKeystream {
+impl PacketKeystream<'_> {
     /// The Poly1305 key: the first 32 bytes of block 0.
     pub(crate) fn poly1305_key(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0; 32]);
@@ -368,7 +367,7 @@ impl PacketKeystream {
     pub(crate) fn xor_body(self, body: &mut [u8]) {
         // SAFETY: the kernel token in `self` says the CPU has the features
         // `xor_packet_body` enables.
-        unsafe { xor_packet_body(&self.first, &self.key, &self.nonce, body) }
+        unsafe { xor_packet_body(&self.first, self.key, &self.nonce, body) }
     }
 }
 
@@ -381,24 +380,7 @@ mod tests {
     use chacha20::{ChaCha20Legacy, LegacyNonce};
     use cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 
-    /// A small deterministic generator (SplitMix64) for test inputs: the
-    /// tests need variety, not unpredictability, and must be reproducible.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn fill(&mut self, out: &mut [u8]) {
-            for b in out {
-                *b = self.next() as u8;
-            }
-        }
-    }
+    use crate::simd::TestRng as Rng;
 
     /// The `chacha20` crate's result, the reference.
     fn reference(key: &[u8; 32], nonce: &[u8; 8], counter: u64, data: &mut [u8]) {
@@ -412,7 +394,10 @@ mod tests {
     /// benchmark VM (AMD Zen 4) have it, so these tests do run there.
     fn kernel() -> Option<Avx512> {
         assert!(Avx512::detect(false).is_none(), "forcing the fallback");
-        Avx512::detect(true)
+        let kernel = Avx512::detect(true);
+        let detected = crate::simd::std_detects(&["avx512f", "avx512vl", "avx512bw"]);
+        assert_eq!(kernel.is_some(), detected);
+        kernel
     }
 
     fn check(k: Avx512, key: &[u8; 32], nonce: &[u8; 8], counter: u64, data: &[u8]) {

@@ -27,13 +27,12 @@
 use core::arch::x86_64::*;
 use zeroize::Zeroizing;
 
-cpufeatures::new!(
-    wide_clmul,
-    "avx512f",
-    "avx512bw",
-    "vpclmulqdq",
-    "pclmulqdq",
-    "avx2"
+cpu_proof!(
+    /// Proof that this CPU runs the wide GHASH: 512-bit carry-less
+    /// multiplication (AVX-512F, VPCLMULQDQ), byte shuffles on 512-bit
+    /// registers (AVX-512BW), and the 128/256-bit steps of the tail and the
+    /// lane folding (PCLMULQDQ, AVX2).
+    Clmul512, wide_clmul, "avx512f", "avx512bw", "vpclmulqdq", "pclmulqdq", "avx2"
 );
 
 /// Blocks hashed per reduction in the wide loop.
@@ -46,35 +45,27 @@ const POLY_MIDDLE: i64 = 0xC200_0000_0000_0000_u64 as i64;
 pub(crate) struct WideGhash {
     /// `H_16, H_15, ..., H_1`: the power for block i of sixteen is at i.
     powers: Zeroizing<[[u8; 16]; WIDE]>,
-    token: wide_clmul::InitToken,
+    cpu: Clmul512,
 }
 
 impl WideGhash {
     /// The hasher for POLYVAL key `key` (already mulX(ByteReverse(H))), or
     /// `None` when this CPU lacks the instructions.
     pub(crate) fn new(key: &[u8; 16]) -> Option<Self> {
-        Self::with_token(key, wide_clmul::init())
-    }
-
-    fn with_token(key: &[u8; 16], token: wide_clmul::InitToken) -> Option<Self> {
-        if !token.get() {
-            return None;
-        }
+        let cpu = Clmul512::detect(true)?;
         let mut powers = Zeroizing::new([[0u8; 16]; WIDE]);
-        // SAFETY: the token says the CPU has every feature `expand` enables.
+        // SAFETY: `cpu` proves the CPU has every feature `expand` enables.
         unsafe { expand(key, &mut powers) };
-        Some(Self { powers, token })
+        Some(Self { powers, cpu })
     }
 
     /// Hashes `data` into the POLYVAL accumulator `acc`, zero-padding a
     /// final partial block (GCM's padding of the AAD and the ciphertext).
     pub(crate) fn update(&self, acc: &mut [u8; 16], data: &[u8]) {
-        // The token was checked in `new`; `get` again is one atomic load
-        // and keeps this call sound without relying on how `self` was made.
-        if self.token.get() {
-            // SAFETY: the token says the CPU has every feature `update` enables.
-            unsafe { update(&self.powers, acc, data) };
-        }
+        let _proof: Clmul512 = self.cpu;
+        // SAFETY: `self.cpu` proves the CPU has every feature `update_wide`
+        // enables.
+        unsafe { update_wide(&self.powers, acc, data) };
     }
 }
 
@@ -91,7 +82,7 @@ fn expand(key: &[u8; 16], powers: &mut [[u8; 16]; WIDE]) {
 
 /// Hashes `data` (zero-padded to whole blocks) into `acc`.
 #[target_feature(enable = "avx512f,avx512bw,vpclmulqdq,pclmulqdq,avx2")]
-fn update(powers: &[[u8; 16]; WIDE], acc_bytes: &mut [u8; 16], data: &[u8]) {
+fn update_wide(powers: &[[u8; 16]; WIDE], acc_bytes: &mut [u8; 16], data: &[u8]) {
     let mut acc = load128(acc_bytes);
     let mut chunks = data.chunks_exact(16 * WIDE);
     if chunks.len() > 0 {
@@ -233,6 +224,7 @@ fn reverse128(block: &[u8; 16]) -> __m128i {
     _mm_shuffle_epi8(load128(block), byte_reverse_mask())
 }
 
+/// The zero element.
 #[target_feature(enable = "avx512f,avx512bw,vpclmulqdq,pclmulqdq,avx2")]
 fn zero128() -> __m128i {
     _mm_setzero_si128()
@@ -256,18 +248,21 @@ fn split_four(chunk: &[u8]) -> Option<[&[u8; 64]; 4]> {
     Some([c0, c1, c2, c3])
 }
 
+/// Four blocks from memory, as they are.
 #[target_feature(enable = "avx512f,avx512bw,vpclmulqdq,pclmulqdq,avx2")]
 fn load512(bytes: &[u8; 64]) -> __m512i {
     // SAFETY: `bytes` is 64 readable bytes; the load is unaligned.
     unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
 }
 
+/// One block from memory, as it is.
 #[target_feature(enable = "avx512f,avx512bw,vpclmulqdq,pclmulqdq,avx2")]
 fn load128(bytes: &[u8; 16]) -> __m128i {
     // SAFETY: `bytes` is 16 readable bytes; the load is unaligned.
     unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) }
 }
 
+/// One block to memory.
 #[target_feature(enable = "avx512f,avx512bw,vpclmulqdq,pclmulqdq,avx2")]
 fn store128(bytes: &mut [u8; 16], value: __m128i) {
     // SAFETY: `bytes` is 16 writable bytes; the store is unaligned.
@@ -293,17 +288,9 @@ mod tests {
         mac.finalize().into()
     }
 
-    /// A deterministic byte stream (xorshift), so failures reproduce.
+    /// `len` reproducible pseudo-random bytes.
     fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut s = seed | 1;
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s as u8
-            })
-            .collect()
+        crate::simd::TestRng(seed).bytes(len)
     }
 
     /// The kernel, or `None` on a CPU without it (where the caller uses
@@ -312,11 +299,8 @@ mod tests {
     /// agree with `cpufeatures` that the kernel is there.
     fn hasher(key: &[u8; 16]) -> Option<WideGhash> {
         let ghash = WideGhash::new(key);
-        let detected = std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("vpclmulqdq")
-            && std::is_x86_feature_detected!("pclmulqdq")
-            && std::is_x86_feature_detected!("avx2");
+        let detected =
+            crate::simd::std_detects(&["avx512f", "avx512bw", "vpclmulqdq", "pclmulqdq", "avx2"]);
         assert_eq!(ghash.is_some(), detected);
         ghash
     }
@@ -346,11 +330,7 @@ mod tests {
     }
 
     fn hex<const N: usize>(s: &str) -> [u8; N] {
-        let mut out = [0u8; N];
-        for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks(2)) {
-            *o = u8::from_str_radix(core::str::from_utf8(pair).unwrap(), 16).unwrap();
-        }
-        out
+        crate::hash::tests::hex(s).try_into().unwrap()
     }
 
     #[test]

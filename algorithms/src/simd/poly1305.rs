@@ -93,7 +93,11 @@ use core::arch::x86_64::{
 };
 use zeroize::Zeroize;
 
-cpufeatures::new!(avx512_ifma, "avx512f", "avx512ifma");
+cpu_proof!(
+    /// Proof that this CPU runs the IFMA kernel: AVX-512F and the 52-bit
+    /// multiply-adds of AVX-512 IFMA.
+    Ifma, avx512_ifma, "avx512f", "avx512ifma"
+);
 
 /// Low 44 bits: limbs 0 and 1.
 const M44: u64 = (1 << 44) - 1;
@@ -114,34 +118,32 @@ const GROUP: usize = 16 * LANES;
 /// the last group needs `r^(8-j)`.
 const LAST_POWERS: [usize; LANES] = [8, 4, 7, 3, 6, 2, 5, 1];
 
-/// Poly1305 of `data` under the one-time `key` (`r || s`, RFC 8439 §2.5),
-/// or `None` when the CPU lacks AVX-512F and AVX-512 IFMA, in which case
-/// the caller computes it with the `poly1305` crate.
-///
-/// `data` is the whole, unpadded message: the last partial block is padded
-/// with 0x01 and zeros and gets no 2^128 bit.
+/// The kernel's tag where this CPU has it, else `None` (tests).
 #[cfg(test)]
 pub(crate) fn poly1305_tag(key: &[u8; 32], data: &[u8]) -> Option<[u8; 16]> {
-    poly1305_tag_allowing(true, key, data)
+    Ifma::detect(true).map(|cpu| cpu.tag(key, data))
 }
 
-/// [`poly1305_tag`], with the kernel allowed only when `allow` is true:
-/// `false` forces the `None` answer (so the caller's fallback can be tested
-/// on a CPU that has the features). `true` does not force the kernel on a
-/// CPU without them.
-pub(crate) fn poly1305_tag_allowing(allow: bool, key: &[u8; 32], data: &[u8]) -> Option<[u8; 16]> {
-    // After the first call, `get` is one atomic load.
-    if !(allow && avx512_ifma::init().get()) {
-        return None;
+impl Ifma {
+    /// Poly1305 of `data` under the one-time `key` (`r || s`, RFC 8439
+    /// §2.5). `data` is the whole, unpadded message: the last partial block
+    /// is padded with 0x01 and zeros and gets no 2^128 bit.
+    pub(crate) fn tag(self, key: &[u8; 32], data: &[u8]) -> [u8; 16] {
+        tag_ifma(self, key, data)
     }
+}
+
+/// [`Ifma::tag`]'s body: the vector steps over whole groups of eight
+/// blocks, the scalar ones over the rest.
+fn tag_ifma(_cpu: Ifma, key: &[u8; 32], data: &[u8]) -> [u8; 16] {
     let state = Key::new(key);
     let (groups, rest) = data.as_chunks::<GROUP>();
     let mut h = Acc([0; 3]);
     if !groups.is_empty() {
         let powers = Powers::new(&state.r, groups.len() >= 2);
-        // SAFETY: `avx512_ifma::init().get()` returned true just above, so
-        // the CPU has AVX-512F and AVX-512 IFMA, all `blocks_ifma` enables
-        // (cpufeatures also checks that the OS saves the zmm state).
+        // SAFETY: `_cpu` proves the CPU has AVX-512F and AVX-512 IFMA, all
+        // `blocks_ifma` enables (cpufeatures also checks that the OS saves
+        // the zmm state).
         unsafe { blocks_ifma(&mut h.0, &powers, groups) };
     }
     let (blocks, tail) = rest.as_chunks::<16>();
@@ -161,7 +163,7 @@ pub(crate) fn poly1305_tag_allowing(allow: bool, key: &[u8; 32], data: &[u8]) ->
         h.0 = mul(add_block(h.0, &last, 0), state.r);
         last.zeroize();
     }
-    Some(finish(h.0, state.s))
+    finish(h.0, state.s)
 }
 
 /// The accumulator, wiped on drop: it is a polynomial in the secret `r`.
@@ -581,7 +583,9 @@ mod tests {
     /// written on (AMD Zen 4) has AVX-512F and IFMA, so there the kernel
     /// is what gets tested; elsewhere the tests check the `None` fallback.
     fn have_kernel() -> bool {
-        avx512_ifma::init().get()
+        let have = Ifma::detect(true).is_some();
+        assert_eq!(have, crate::simd::std_detects(&["avx512f", "avx512ifma"]));
+        have
     }
 
     /// The `poly1305` crate's tag, the reference.
@@ -598,37 +602,10 @@ mod tests {
         } else {
             assert_eq!(got, None);
         }
-        assert_eq!(poly1305_tag_allowing(false, key, data), None);
+        assert!(Ifma::detect(false).is_none());
     }
 
-    /// SplitMix64: reproducible pseudo-random test inputs without a
-    /// dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn fill(&mut self, out: &mut [u8]) {
-            for b in out {
-                *b = self.next() as u8;
-            }
-        }
-        fn key(&mut self) -> [u8; 32] {
-            let mut k = [0; 32];
-            self.fill(&mut k);
-            k
-        }
-        fn bytes(&mut self, len: usize) -> Vec<u8> {
-            let mut v = vec![0; len];
-            self.fill(&mut v);
-            v
-        }
-    }
+    use crate::simd::TestRng as Rng;
 
     #[test]
     fn every_length_up_to_1100_random_keys() {

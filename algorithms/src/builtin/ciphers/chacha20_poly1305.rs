@@ -110,10 +110,10 @@ struct State {
     /// than per packet. `None` means the `chacha20` crate.
     #[cfg(target_arch = "x86_64")]
     avx512: Option<crate::simd::chacha20::Avx512>,
-    /// Whether Poly1305 may use the AVX-512 IFMA kernel (which detects the
-    /// CPU itself); `false` means the `poly1305` crate.
+    /// The AVX-512 IFMA Poly1305 kernel, if this CPU has it; `None` means
+    /// the `poly1305` crate.
     #[cfg(target_arch = "x86_64")]
-    wide_poly1305: bool,
+    ifma: Option<crate::simd::poly1305::Ifma>,
 }
 
 impl State {
@@ -147,7 +147,7 @@ impl State {
             #[cfg(target_arch = "x86_64")]
             avx512: crate::simd::chacha20::Avx512::detect(allow_simd),
             #[cfg(target_arch = "x86_64")]
-            wide_poly1305: allow_simd,
+            ifma: crate::simd::poly1305::Ifma::detect(allow_simd),
         })
     }
 
@@ -164,7 +164,7 @@ impl State {
 
     /// K_2's keystream for this packet, positioned at block 1, and the
     /// packet's Poly1305 key: the first half of block 0.
-    fn main_cipher(&self, sequence_number: u32) -> (MainKeystream, Zeroizing<[u8; 32]>) {
+    fn main_cipher(&self, sequence_number: u32) -> (MainKeystream<'_>, Zeroizing<[u8; 32]>) {
         #[cfg(target_arch = "x86_64")]
         if let Some(kernel) = self.avx512 {
             let keystream = kernel.packet(&self.main, Self::nonce(sequence_number));
@@ -184,10 +184,8 @@ impl State {
     /// The Poly1305 tag of `data` under the packet's `poly_key`.
     fn tag(&self, poly_key: &[u8; 32], data: &[u8]) -> [u8; 16] {
         #[cfg(target_arch = "x86_64")]
-        if let Some(tag) =
-            crate::simd::poly1305::poly1305_tag_allowing(self.wide_poly1305, poly_key, data)
-        {
-            return tag;
+        if let Some(ifma) = self.ifma {
+            return ifma.tag(poly_key, data);
         }
         poly1305_tag(poly_key, data)
     }
@@ -203,15 +201,15 @@ impl State {
 // The kernel's variant is 1 KiB: it lives on the stack for one packet,
 // and boxing it would allocate per packet.
 #[allow(clippy::large_enum_variant)]
-enum MainKeystream {
+enum MainKeystream<'a> {
     /// The portable crate, moved on to block 1.
     Crate(ChaCha20LegacyCore),
     /// The AVX-512 kernel, which already holds blocks 0-15.
     #[cfg(target_arch = "x86_64")]
-    Avx512(crate::simd::chacha20::PacketKeystream),
+    Avx512(crate::simd::chacha20::PacketKeystream<'a>),
 }
 
-impl MainKeystream {
+impl MainKeystream<'_> {
     /// XORs the keystream into `body`, the packet after its length.
     fn apply(self, body: &mut [u8]) {
         match self {
@@ -473,10 +471,14 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         {
             assert!(fallback.avx512.is_none());
-            assert!(!fallback.wide_poly1305 && default.wide_poly1305);
+            assert!(fallback.ifma.is_none());
+            assert_eq!(
+                default.ifma.is_some(),
+                crate::simd::std_detects(&["avx512f", "avx512ifma"])
+            );
             assert_eq!(
                 default.avx512.is_some(),
-                crate::simd::chacha20::Avx512::detect(true).is_some()
+                crate::simd::std_detects(&["avx512f", "avx512vl", "avx512bw"])
             );
         }
         let _ = (fallback, default);
