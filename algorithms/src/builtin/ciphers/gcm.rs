@@ -224,8 +224,9 @@ trait GcmState: PacketSealer + PacketOpener {
 ///
 /// GHASH is computed as POLYVAL over byte-reversed blocks with the key
 /// mulX(reverse(H)), and the result reversed (RFC 8452 Appendix A), as the
-/// `ghash` crate does; the reversal is done here, on whole buffers of
-/// blocks, rather than copied and reversed four blocks at a time.
+/// `ghash` crate does; the reversal is done on whole buffers of blocks
+/// (in `ghash_update` for `polyval`, one `vpshufb` per four blocks in the
+/// wide kernel), rather than copied and reversed four blocks at a time.
 struct Gcm<C, G> {
     keystream: AesCtr<C, false>,
     ghash: G,
