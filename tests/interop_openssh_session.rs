@@ -750,3 +750,14 @@ fn ssh_local_forwarding() {
 fn ssh_remote_forwarding() {
     forwarding_roundtrip("ssh_remote_forwarding", "-R");
 }
+
+/// `ssh -O cancel -R`: the sekura server stops listening on a forwarded
+/// port when the client cancels it, and the session goes on.
+#[test]
+fn ssh_cancels_a_remote_forward() {
+    let Some(fx) = ServerFixture::start("ssh_cancels_a_remote_forward", &[("ed25519", None)])
+    else {
+        return;
+    };
+    fx.ssh.remote_forward_then_cancel(&destination());
+}

@@ -706,6 +706,10 @@ impl Handler for Exec {
         }
     }
 
+    async fn allow_tcpip_forward(&self, _user: &str, address: &str, _port: u32) -> bool {
+        address == "127.0.0.1"
+    }
+
     async fn session(
         &self,
         _user: &str,
@@ -838,6 +842,19 @@ impl Drop for ServerFixture {
 
 fn destination() -> String {
     format!("{SERVER_USER}@127.0.0.1")
+}
+
+/// `ssh -R` and then `ssh -O cancel -R` against the async server: it
+/// listens on the forwarded port, and stops when the client cancels it.
+#[test]
+fn ssh_remote_forward_and_cancel_to_tokio_server() {
+    let Some(fx) = ServerFixture::start(
+        "ssh_remote_forward_and_cancel_to_tokio_server",
+        &[("ed25519", None)],
+    ) else {
+        return;
+    };
+    fx.ssh.remote_forward_then_cancel(&destination());
 }
 
 /// Password through SSH_ASKPASS: the right one runs the command, a wrong

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A verdict on one authentication attempt.
@@ -113,7 +114,9 @@ pub trait ServerHandler: Send + Sync + 'static {
 
     /// Whether a client may have the server listen on `address:port` and
     /// forward connections back (`ssh -R`, `tcpip-forward`). Refused by
-    /// default.
+    /// default. The listener lasts until the client cancels it
+    /// (`cancel-tcpip-forward`, which needs no permission: it only undoes)
+    /// or the session ends.
     fn allow_tcpip_forward(&self, _user: &str, _address: &str, _port: u32) -> bool {
         false
     }
@@ -345,6 +348,9 @@ fn serve_connection(
     );
     let mut ptys: HashMap<ChannelId, Pty> = HashMap::new();
     let mut workers = Vec::new();
+    // The session's `tcpip-forward` listeners by (address, bound port), each
+    // with the flag that stops it.
+    let mut forwards: HashMap<(String, u32), Arc<AtomicBool>> = HashMap::new();
     loop {
         let work = session.shared.wait_for_control(|st| next_work(st).map(Ok));
         let work = match work {
@@ -416,9 +422,19 @@ fn serve_connection(
                     Some(GlobalRequestKind::TcpipForward { address, port })
                         if handler.allow_tcpip_forward(&user, address, port) =>
                     {
-                        forward_remote(&session.shared, address, port)
+                        let stop = Arc::new(AtomicBool::new(false));
+                        forward_remote(&session.shared, address, port, stop.clone())
                             .ok()
-                            .map(|bound| forward_reply(port, bound))
+                            .map(|bound| {
+                                forwards.insert((address.to_string(), bound), stop);
+                                forward_reply(port, bound)
+                            })
+                    }
+                    Some(GlobalRequestKind::CancelTcpipForward { address, port }) => {
+                        forwards.remove(&(address.to_string(), port)).map(|stop| {
+                            stop.store(true, Ordering::Relaxed);
+                            Vec::new()
+                        })
                     }
                     _ => None,
                 };
@@ -484,8 +500,14 @@ fn splice(channel: Channel, stream: TcpStream) {
 
 /// `tcpip-forward`: listens on `address:port` and forwards each connection
 /// to the client in a `forwarded-tcpip` channel. Returns the bound port.
-/// The listener lives as long as the session.
-fn forward_remote(shared: &Arc<super::Shared>, address: &str, port: u32) -> io::Result<u32> {
+/// The listener lives until `stop` is set (`cancel-tcpip-forward`) or the
+/// session ends; connections already forwarded go on either way.
+fn forward_remote(
+    shared: &Arc<super::Shared>,
+    address: &str,
+    port: u32,
+    stop: Arc<AtomicBool>,
+) -> io::Result<u32> {
     let listener = TcpListener::bind((bind_address(address), u16::try_from(port).unwrap_or(0)))?;
     let bound = u32::from(listener.local_addr()?.port());
     let address = address.to_string();
@@ -494,6 +516,9 @@ fn forward_remote(shared: &Arc<super::Shared>, address: &str, port: u32) -> io::
     listener.set_nonblocking(true)?;
     std::thread::spawn(move || {
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
             let Some(shared) = shared.upgrade().filter(|s| !s.lock().is_over()) else {
                 return;
             };

@@ -118,7 +118,9 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Whether a client may have the server listen on `address:port` and
     /// forward connections back (`ssh -R`, `tcpip-forward`). Refused by
-    /// default.
+    /// default. The listener lasts until the client cancels it
+    /// (`cancel-tcpip-forward`, which needs no permission: it only undoes)
+    /// or the session ends.
     fn allow_tcpip_forward(
         &self,
         _user: &str,
@@ -304,6 +306,9 @@ where
     let session = Session::start(conn, stream);
     let mut ptys: HashMap<ChannelId, Pty> = HashMap::new();
     let mut sessions = JoinSet::new();
+    // The session's `tcpip-forward` listeners by (address, bound port), each
+    // with the sender that stops it.
+    let mut forwards: HashMap<(String, u32), ::tokio::sync::oneshot::Sender<()>> = HashMap::new();
     loop {
         let work = ::tokio::select! {
             work = session.shared.wait(|st| next_work(st).map(Ok)) => work,
@@ -393,8 +398,9 @@ where
                         if handler.allow_tcpip_forward(&user, address, port).await =>
                     {
                         match forward_remote(&session.shared, address, port).await {
-                            Ok((bound, forwarding)) => {
+                            Ok((bound, forwarding, stop)) => {
                                 sessions.spawn(forwarding);
+                                forwards.insert((address.to_string(), bound), stop);
                                 Some(forward_reply(port, bound))
                             }
                             Err(e) => {
@@ -402,6 +408,12 @@ where
                                 None
                             }
                         }
+                    }
+                    Some(GlobalRequestKind::CancelTcpipForward { address, port }) => {
+                        forwards.remove(&(address.to_string(), port)).map(|stop| {
+                            let _ = stop.send(());
+                            Vec::new()
+                        })
                     }
                     _ => None,
                 };
@@ -451,24 +463,35 @@ where
     Ok(())
 }
 
-/// `tcpip-forward`: listens on `address:port`; returns the bound port and
-/// the task that forwards each connection to the client in a
-/// `forwarded-tcpip` channel (it ends with the session).
+/// `tcpip-forward`: listens on `address:port`; returns the bound port, the
+/// task that forwards each connection to the client in a `forwarded-tcpip`
+/// channel, and the sender that stops it (`cancel-tcpip-forward`: the
+/// listener closes, connections already forwarded go on; dropping the
+/// sender does the same). Otherwise the task ends with the session.
 async fn forward_remote(
     shared: &Arc<super::Shared>,
     address: &str,
     port: u32,
-) -> io::Result<(u32, impl Future<Output = ()> + Send + 'static)> {
+) -> io::Result<(
+    u32,
+    impl Future<Output = ()> + Send + 'static,
+    ::tokio::sync::oneshot::Sender<()>,
+)> {
     let port16 = u16::try_from(port)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "port out of range"))?;
     let listener = TcpListener::bind((bind_address(address), port16)).await?;
     let bound = u32::from(listener.local_addr()?.port());
     let address = address.to_string();
     let shared = shared.clone();
+    let (stop, mut stopped) = ::tokio::sync::oneshot::channel::<()>();
     let forwarding = async move {
         let mut connections = JoinSet::new();
         loop {
-            let (mut stream, peer) = match listener.accept().await {
+            let accepted = ::tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = &mut stopped => break,
+            };
+            let (mut stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(_) => {
                     // Out of descriptors, say: try again a little later.
@@ -494,6 +517,8 @@ async fn forward_remote(
             }
             while connections.try_join_next().is_some() {}
         }
+        drop(listener);
+        while connections.join_next().await.is_some() {}
     };
-    Ok((bound, forwarding))
+    Ok((bound, forwarding, stop))
 }

@@ -390,3 +390,78 @@ impl SshClient {
         assert!(ran.stderr.contains("Permission denied"), "{ran}");
     }
 }
+
+impl SshClient {
+    /// `ssh -R` through a control master, then `ssh -O cancel -R` (which
+    /// sends `cancel-tcpip-forward`, RFC 4254 §7.1): asserts that the
+    /// server listens on the forwarded 127.0.0.1 port while the forward
+    /// stands and stops listening once it is cancelled, with the session
+    /// still up. Logs in to `destination` with the key `id_ed25519`.
+    pub fn remote_forward_then_cancel(&self, destination: &str) {
+        let port = crate::support::free_port().unwrap();
+        // Unix socket paths are short (108 bytes): not in the fixture's dir.
+        let control =
+            std::env::temp_dir().join(format!("sekura-mux-{}-{port}", std::process::id()));
+        let control_path = control.to_str().unwrap();
+        // The target is never connected to: no connection is made.
+        let spec = format!("127.0.0.1:{port}:127.0.0.1:9");
+        let mut master = self.key(
+            "ed25519",
+            None,
+            &[
+                "-N",
+                "-M",
+                "-S",
+                control_path,
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-R",
+                &spec,
+            ],
+        );
+        master
+            .arg(destination)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let _master =
+            crate::support::KillOnDrop::new(master.spawn().unwrap(), "ssh control master");
+        // Binding the port fails exactly while someone listens on it.
+        let listening = || std::net::TcpListener::bind(("127.0.0.1", port)).is_err();
+        let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !done() {
+                assert!(Instant::now() < deadline, "timed out waiting for {what}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        wait_for("the forward and the control socket", &|| {
+            listening() && control.exists()
+        });
+        let cancel = self
+            .key(
+                "ed25519",
+                None,
+                &["-S", control_path, "-O", "cancel", "-R", &spec],
+            )
+            .arg(destination)
+            .output()
+            .unwrap();
+        assert!(
+            cancel.status.success(),
+            "ssh -O cancel: {}",
+            String::from_utf8_lossy(&cancel.stderr)
+        );
+        wait_for("the server to stop listening", &|| !listening());
+        let check = self
+            .key("ed25519", None, &["-S", control_path, "-O", "check"])
+            .arg(destination)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "the master is gone after the cancel"
+        );
+        let _ = std::fs::remove_file(&control);
+    }
+}
