@@ -28,6 +28,7 @@
 //! product of `A` and `x^63 + x^62 + x^57` (0xC200000000000000), then
 //! divide by x^64; what remains is `T1` plus the folded T0.
 
+use crate::builtin::ciphers::zero_padded;
 use core::arch::x86_64::*;
 use zeroize::Zeroizing;
 
@@ -223,7 +224,7 @@ fn update_tail(powers: &[[u8; 16]; WIDE], mut acc: __m128i, rest: &[u8]) -> __m1
         let first = powers.len().saturating_sub(count);
         let (mut lo, mut mid, mut hi) = (zero128(), zero128(), zero128());
         for (i, (block, power)) in (&mut blocks).zip(powers.iter().skip(first)).enumerate() {
-            let mut x = reverse128(&padded(block));
+            let mut x = reverse128(&zero_padded(block));
             if i == 0 {
                 x = _mm_xor_si128(x, acc);
             }
@@ -317,15 +318,6 @@ fn zero128() -> __m128i {
     _mm_setzero_si128()
 }
 
-/// Up to 16 bytes, zero-padded to a block.
-fn padded(bytes: &[u8]) -> [u8; 16] {
-    let mut block = [0u8; 16];
-    for (b, x) in block.iter_mut().zip(bytes) {
-        *b = *x;
-    }
-    block
-}
-
 /// 256 bytes as four 64-byte arrays.
 fn split_four(chunk: &[u8]) -> Option<[&[u8; 64]; 4]> {
     let (c0, rest) = chunk.split_first_chunk::<64>()?;
@@ -375,7 +367,7 @@ mod tests {
     fn reference(key: &[u8; 16], data: &[u8]) -> [u8; 16] {
         let mut mac = Polyval::new(key.into());
         for block in data.chunks(16) {
-            let mut b = padded(block);
+            let mut b = zero_padded(block);
             b.reverse();
             mac.update(&[b.into()]);
         }
@@ -496,7 +488,7 @@ mod tests {
                     let mut m = Polyval::new(&key.into());
                     let mut blocks = Vec::new();
                     for (i, b) in data[..len].chunks(16).enumerate() {
-                        let mut b = padded(b);
+                        let mut b = zero_padded(b);
                         b.reverse();
                         if i == 0 {
                             for x in b.iter_mut() {

@@ -153,10 +153,7 @@ fn tag_ifma(_cpu: Ifma, key: &[u8; 32], data: &[u8]) -> [u8; 16] {
     if !tail.is_empty() {
         // RFC 8439 §2.5.1: a short last block gets a 0x01 byte after its
         // data instead of the 2^128 bit.
-        let mut last = [0u8; 16];
-        for (l, t) in last.iter_mut().zip(tail) {
-            *l = *t;
-        }
+        let mut last = crate::builtin::ciphers::zero_padded(tail);
         if let Some(one) = last.get_mut(tail.len()) {
             *one = 1;
         }

@@ -357,11 +357,7 @@ fn ghash_update(ghash: &mut Polyval, data: &[u8]) {
 /// Up to 16 bytes, zero-padded to 16 and byte-reversed.
 #[inline(always)]
 fn reversed(x: &[u8]) -> [u8; 16] {
-    let mut block = [0u8; 16];
-    for (b, x) in block.iter_mut().zip(x) {
-        *b = *x;
-    }
-    u128::from_be_bytes(block).to_le_bytes()
+    u128::from_be_bytes(super::zero_padded(x)).to_le_bytes()
 }
 
 impl<C, G: Ghash> GcmState for Gcm<C, G>

@@ -79,6 +79,17 @@ impl BlockCipher {
     }
 }
 
+/// Up to 16 bytes as a block, zero-padded: the last partial block of
+/// GHASH (both implementations) and of Poly1305 (which then adds its 0x01).
+#[inline(always)]
+pub(crate) fn zero_padded(bytes: &[u8]) -> [u8; 16] {
+    let mut block = [0u8; 16];
+    for (b, x) in block.iter_mut().zip(bytes) {
+        *b = *x;
+    }
+    block
+}
+
 /// Checks that `found` bytes is what `algorithm` needs for `what`.
 fn check_len(
     algorithm: &'static str,
